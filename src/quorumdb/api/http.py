@@ -1,0 +1,163 @@
+"""HTTP/1.1 on asyncio with httptools: the thinnest driver that keeps DynamoDB's wire.
+
+Theory of operation: one ``HttpProtocol`` per connection feeds bytes to httptools'
+parser, collects one request at a time (headers lower-cased, body bounded) and hands it
+to the application, which answers either at once (reads, errors) or with an awaitable
+(writes waiting for group commit). Responses leave in request order even when a client
+pipelines. Keep-alive follows the request's own HTTP version and Connection header.
+
+Bounds: headers and URL are bounded by ``MAX_HEADER_BYTES``; the body by
+``MAX_BODY_BYTES`` (DynamoDB's largest requests, 16 MB batch writes, plus framing); a
+connection with more than ``MAX_PIPELINED`` unanswered requests stops being read until
+its answers drain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httptools
+
+MAX_HEADER_BYTES = 64 * 1024
+MAX_BODY_BYTES = 16 * 1024 * 1024 + 64 * 1024
+MAX_PIPELINED = 16
+
+Response = tuple[int, list[tuple[bytes, bytes]], bytes]
+Handler = Callable[[str, str, dict[str, str], bytes], "Response | Awaitable[Response]"]
+
+_REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 413: b"Request Entity Too Large",
+            500: b"Internal Server Error", 503: b"Service Unavailable"}
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class HttpProtocol(asyncio.Protocol):
+    def __init__(self, handler: Handler, too_large: Callable[[], Response]) -> None:
+        self.handler = handler
+        self.too_large = too_large
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.url = b""
+        self.headers: dict[str, str] = {}
+        self.body_parts: list[bytes] = []
+        self.body_size = 0
+        self.header_size = 0
+        self.pending: deque[asyncio.Future[Response] | Response] = deque()
+        self.keep_alive: deque[bool] = deque()
+        self.closing = False
+        self.paused = False
+
+    # -- asyncio callbacks -------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.closing = True
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except _TooLarge:
+            self._respond_now(self.too_large(), keep_alive=False)
+        except httptools.HttpParserError:
+            self._respond_now((400, [(b"Content-Type", b"text/plain")], b"Bad Request"),
+                              keep_alive=False)
+
+    # -- httptools callbacks -----------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.headers = {}
+        self.body_parts = []
+        self.body_size = 0
+        self.header_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        self.header_size += len(url)
+        if self.header_size > MAX_HEADER_BYTES:
+            raise _TooLarge
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.header_size += len(name) + len(value)
+        if self.header_size > MAX_HEADER_BYTES:
+            raise _TooLarge
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        previous = self.headers.get(key)
+        self.headers[key] = text if previous is None else previous + "," + text
+
+    def on_body(self, body: bytes) -> None:
+        self.body_size += len(body)
+        if self.body_size > MAX_BODY_BYTES:
+            raise _TooLarge
+        self.body_parts.append(body)
+
+    def on_message_complete(self) -> None:
+        body = b"".join(self.body_parts) if len(self.body_parts) != 1 else self.body_parts[0]
+        method = self.parser.get_method().decode("latin-1")
+        keep_alive = self.parser.should_keep_alive()
+        try:
+            result = self.handler(method, self.url.decode("latin-1"), self.headers, body)
+        except Exception:  # the handler maps every error; this is a last line of defence
+            result = (500, [(b"Content-Type", b"text/plain")], b"Internal Server Error")
+        if isinstance(result, tuple):
+            if not self.pending:
+                self._write(result, keep_alive)
+                return
+            self.pending.append(result)
+        else:
+            self.pending.append(asyncio.ensure_future(result))
+            if len(self.pending) >= MAX_PIPELINED and self.transport is not None:
+                self.transport.pause_reading()
+                self.paused = True
+            self.pending[-1].add_done_callback(self._drain)  # type: ignore[union-attr]
+        self.keep_alive.append(keep_alive)
+
+    # -- writing -----------------------------------------------------------------------
+    def _drain(self, _: Any = None) -> None:
+        while self.pending:
+            head = self.pending[0]
+            if isinstance(head, tuple):
+                response = head
+            elif head.done():
+                try:
+                    response = head.result()
+                except Exception:
+                    response = (500, [(b"Content-Type", b"text/plain")],
+                                b"Internal Server Error")
+            else:
+                return
+            self.pending.popleft()
+            self._write(response, self.keep_alive.popleft())
+        if self.paused and self.transport is not None:
+            self.paused = False
+            self.transport.resume_reading()
+
+    def _respond_now(self, response: Response, keep_alive: bool) -> None:
+        self.pending.clear()
+        self.keep_alive.clear()
+        self._write(response, keep_alive)
+
+    def _write(self, response: Response, keep_alive: bool) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        status, headers, body = response
+        out = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"OK"))]
+        for name, value in headers:
+            out.append(name + b": " + value + b"\r\n")
+        out.append(b"Content-Length: %d\r\n" % len(body))
+        if not keep_alive:
+            out.append(b"Connection: close\r\n")
+        out.append(b"\r\n")
+        out.append(body)
+        transport.write(b"".join(out))
+        if not keep_alive:
+            transport.close()
+            self.transport = None

@@ -1,0 +1,20 @@
+"""The operation table: DynamoDB operation name -> handler. One place lists what the
+server implements; an operation not listed answers UnknownOperationException."""
+
+from __future__ import annotations
+
+from quorumdb.api.ops import account, tables, tags
+from quorumdb.api.service import OperationHandler
+
+OPERATIONS: dict[str, OperationHandler] = {
+    "CreateTable": tables.create_table,
+    "DescribeTable": tables.describe_table,
+    "ListTables": tables.list_tables,
+    "DeleteTable": tables.delete_table,
+    "UpdateTable": tables.update_table,
+    "TagResource": tags.tag_resource,
+    "UntagResource": tags.untag_resource,
+    "ListTagsOfResource": tags.list_tags_of_resource,
+    "DescribeLimits": account.describe_limits,
+    "DescribeEndpoints": account.describe_endpoints,
+}

@@ -1,0 +1,67 @@
+"""The ``quorumdb serve`` driver: wires the storage engine, the catalog and the API
+service into one asyncio (uvloop) process and shuts it down cleanly on SIGTERM/SIGINT:
+stop accepting, let in-flight writes become durable, close LMDB."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+
+import uvloop
+
+from quorumdb.api.http import HttpProtocol
+from quorumdb.api.operations import OPERATIONS
+from quorumdb.api.service import Context, Service
+from quorumdb.api.sigv4 import Credentials
+from quorumdb.api.credentials import load_credentials
+from quorumdb.metadata.catalog import Catalog
+from quorumdb.storage.engine import Engine
+
+log = logging.getLogger("quorumdb.serve")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: str | None = "./data"
+    region: str = "us-east-1"
+    credentials_path: str | None = None
+    transition_delay_s: float = 0.0
+
+
+async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> None:
+    engine = Engine(options.data_dir)
+    credentials: Credentials | None = None
+    if options.credentials_path is not None:
+        credentials = load_credentials(options.credentials_path)
+    context = Context(Catalog(engine, options.transition_delay_s), region=options.region,
+                      options={"endpoint_address": f"{options.host}:{options.port}"})
+    service = Service(context, OPERATIONS, credentials)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: HttpProtocol(service.handle, service.too_large),
+        options.host, options.port, reuse_address=True, backlog=1024,
+    )
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    where = options.data_dir or "memory"
+    log.warning("quorumdb serving on http://%s:%d (data: %s)", options.host, options.port, where)
+    print(f"quorumdb serving on http://{options.host}:{options.port} (data: {where})",
+          flush=True)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        await engine.drain()
+        engine.close()
+
+
+def run(options: ServeOptions) -> int:
+    uvloop.run(serve(options))
+    return 0

@@ -1,0 +1,172 @@
+"""DynamoDB's wire protocol over HTTP: routing, authentication, JSON, errors.
+
+Theory of operation: ``Service.handle`` is the one entry point for every HTTP request.
+It answers ``GET /`` as DynamoDB's health check does, and for ``POST /`` checks, in
+DynamoDB's order, the content type, the ``X-Amz-Target`` operation, the SigV4
+signature, the (optionally gzip-compressed) JSON body, and then runs the operation's
+handler. A handler returns a response dict, or an awaitable of one when it must wait for
+a durable commit. Every ``DynamoDBError`` becomes DynamoDB's error JSON; anything else
+is our bug and becomes ``InternalServerError`` with the details in our log only.
+
+Every response carries ``x-amzn-RequestId`` and ``x-amz-crc32`` (the SDKs verify the
+CRC32 of the body and retry on mismatch).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import itertools
+import logging
+import os
+import time
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from quorumdb.api.http import MAX_BODY_BYTES, Response
+from quorumdb.api.sigv4 import Credentials, SigV4Verifier
+from quorumdb.errors import (
+    DynamoDBError,
+    InternalServerError,
+    RequestEntityTooLargeException,
+    SerializationException,
+    UnknownOperationException,
+)
+from quorumdb.metadata.catalog import Catalog
+
+log = logging.getLogger("quorumdb.api")
+
+JSON_10 = "application/x-amz-json-1.0"
+JSON_11 = "application/x-amz-json-1.1"
+TARGET_PREFIX = "DynamoDB_20120810."
+
+Result = dict[str, Any]
+OperationHandler = Callable[["Context", dict[str, Any]], "Result | Awaitable[Result]"]
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder()
+
+
+@dataclass
+class Context:
+    """What operation handlers see of the node: the catalog, the region and a clock."""
+
+    catalog: Catalog
+    region: str = "us-east-1"
+    account_id: str = "000000000000"
+    clock: Callable[[], float] = time.time
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def table_arn(self, name: str) -> str:
+        return f"arn:aws:dynamodb:{self.region}:{self.account_id}:table/{name}"
+
+
+class _RequestIds:
+    """52-character request ids like DynamoDB's: a random per-process prefix and a
+    counter (unique, cheap, no per-request entropy)."""
+
+    def __init__(self) -> None:
+        self.prefix = base64.b32encode(os.urandom(20)).decode()[:32]
+        self.counter = itertools.count()
+
+    def next(self) -> bytes:
+        return f"{self.prefix}{next(self.counter):020d}".encode()
+
+
+class Service:
+    def __init__(self, context: Context, operations: dict[str, OperationHandler],
+                 credentials: Credentials | None = None) -> None:
+        self.context = context
+        self.operations = operations
+        self.verifier = SigV4Verifier(credentials, None)
+        self.request_ids = _RequestIds()
+        self.health_body = f"healthy: dynamodb.{context.region}.amazonaws.com ".encode()
+
+    # -- responses ---------------------------------------------------------------------
+    def _response(self, status: int, body: bytes, content_type: str = JSON_10) -> Response:
+        return (status, [
+            (b"x-amzn-RequestId", self.request_ids.next()),
+            (b"x-amz-crc32", b"%d" % zlib.crc32(body)),
+            (b"Content-Type", content_type.encode()),
+        ], body)
+
+    def error_response(self, error: DynamoDBError, content_type: str = JSON_10) -> Response:
+        return self._response(error.status, _encoder.encode(error.body()), content_type)
+
+    def too_large(self) -> Response:
+        return self.error_response(RequestEntityTooLargeException(
+            "Request Entity Too Large"))
+
+    # -- the entry point ---------------------------------------------------------------
+    def handle(self, method: str, url: str, headers: dict[str, str],
+               body: bytes) -> Response | Awaitable[Response]:
+        if method == "GET" and url.split("?", 1)[0] == "/":
+            return (200, [(b"Content-Type", b"text/plain"),
+                          (b"x-amzn-RequestId", self.request_ids.next())], self.health_body)
+        content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        reply_type = JSON_11 if content_type == JSON_11 else JSON_10
+        try:
+            handler, operation = self._route(method, headers, content_type)
+            path, _, query = url.partition("?")
+            self.verifier.verify(method, path, query, headers, body, self.context.clock())
+            request = self._decode(headers, body)
+            result = handler(self.context, request)
+        except DynamoDBError as error:
+            return self.error_response(error, reply_type)
+        except Exception:
+            log.exception("internal error before the operation completed")
+            return self.error_response(InternalServerError("Internal server error"),
+                                       reply_type)
+        if isinstance(result, dict):
+            return self._response(200, _encoder.encode(result), reply_type)
+        return self._finish(result, reply_type)
+
+    async def _finish(self, pending: Awaitable[Result], reply_type: str) -> Response:
+        try:
+            result = await pending
+        except DynamoDBError as error:
+            return self.error_response(error, reply_type)
+        except Exception:
+            log.exception("internal error while the operation completed")
+            return self.error_response(InternalServerError("Internal server error"),
+                                       reply_type)
+        return self._response(200, _encoder.encode(result), reply_type)
+
+    def _route(self, method: str, headers: dict[str, str],
+               content_type: str) -> tuple[OperationHandler, str]:
+        if method != "POST" or content_type not in (JSON_10, JSON_11, "application/json"):
+            raise UnknownOperationException("")
+        target = headers.get("x-amz-target", "")
+        if not target.startswith(TARGET_PREFIX):
+            raise UnknownOperationException("")
+        operation = target[len(TARGET_PREFIX):]
+        handler = self.operations.get(operation)
+        if handler is None:
+            raise UnknownOperationException("")
+        return handler, operation
+
+    def _decode(self, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+        encoding = headers.get("content-encoding", "").strip().lower()
+        if encoding == "gzip":
+            try:
+                decompressor = zlib.decompressobj(wbits=31)
+                body = decompressor.decompress(body, MAX_BODY_BYTES)
+                if decompressor.unconsumed_tail:
+                    raise RequestEntityTooLargeException("Request Entity Too Large")
+            except (zlib.error, gzip.BadGzipFile) as exc:
+                raise SerializationException("Invalid gzip request body") from exc
+        elif encoding not in ("", "identity", "amz-1.0"):
+            raise SerializationException(f"Unsupported Content-Encoding: {encoding}")
+        if not body:
+            raise SerializationException("Start of structure or map expected")
+        try:
+            request = _decoder.decode(body)
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+            raise SerializationException("Malformed JSON request body") from exc
+        if not isinstance(request, dict):
+            raise SerializationException("Start of structure or map expected")
+        return request

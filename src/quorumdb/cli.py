@@ -1,0 +1,43 @@
+"""The ``quorumdb`` command line: ``serve`` (one process, every role) and ``bench``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser("serve", help="run quorumdb in one process (like a local DynamoDB)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--data-dir", default="./data",
+                       help="where data lives (default ./data); ignored with --in-memory")
+    serve.add_argument("--in-memory", action="store_true",
+                       help="keep data in memory only (lost when the process ends)")
+    serve.add_argument("--region", default="us-east-1")
+    serve.add_argument("--credentials", default=None,
+                       help="JSON file of access key id -> secret key; when given, every "
+                            "request's SigV4 signature is verified against it")
+    serve.add_argument("--table-transition-ms", type=int, default=0,
+                       help="how long tables stay CREATING/UPDATING (default 0)")
+    serve.add_argument("--log-level", default="WARNING")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="quorumdb")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(sub)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        from quorumdb.api.server import ServeOptions, run
+
+        return run(ServeOptions(
+            host=args.host, port=args.port,
+            data_dir=None if args.in_memory else args.data_dir,
+            region=args.region, credentials_path=args.credentials,
+            transition_delay_s=args.table_transition_ms / 1000.0,
+        ))
+    return 2

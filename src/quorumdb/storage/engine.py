@@ -1,0 +1,311 @@
+"""The storage engine of one node: LMDB, with writes made durable by group commit.
+
+Theory of operation
+-------------------
+One LMDB environment per storage node (DESIGN.md, "Data layout"); one named database per
+partition replica, plus ``__meta__`` for the node's catalog and per-partition counters.
+
+Writes are *staged*: the request handler, running on the event loop, reads the latest
+state of a key (committed state overlaid with staged-but-unflushed writes, exactly as a
+replication leader evaluates conditions against its own in-flight proposals), computes
+the new item image and stages it. A single flusher writes every staged image of every
+partition in one LMDB write transaction, syncs it, and only then resolves the futures the
+handlers wait on before acknowledging. One sync covers every write that arrived while the
+previous one ran: group commit.
+
+Reads that answer clients (GetItem, Query, Scan) see only *committed* state: a write is
+visible to readers no earlier than it is acknowledged, so reads never observe a write that
+a crash could still lose (linearizable on one node). The replication issue replaces the
+flusher with a replication group behind the same ``Partition`` interface.
+
+In-memory mode (``--in-memory``) is the same engine on a temporary directory (tmpfs when
+the machine has one) with syncing off, so tests and production share one code path.
+
+Bounds: the staged overlay is bounded by ``MAX_STAGED_WRITES``; a handler that would
+exceed it waits for the running flush (back-pressure, never an unbounded queue).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import struct
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import lmdb
+import msgspec
+
+# 1 TiB of address space: LMDB's map is virtual and sparse, so this reserves no memory or
+# disk; it only bounds how large the node's data may grow.
+MAP_SIZE_BYTES = 1 << 40
+MAX_PARTITIONS = 10_000
+# Staged writes per flush. 4096 writes of up to 400 KB is the worst case a single
+# transaction carries; typical items are ~1 KB.
+MAX_STAGED_WRITES = 4096
+
+_SIZE = struct.Struct(">I")
+META_DB = b"__meta__"
+
+
+def pack_item(item_json: bytes, size_bytes: int) -> bytes:
+    """Stored value: the item's DynamoDB size (so capacity needs no decode) then its JSON
+    (so GetItem can splice it into the response without re-encoding)."""
+    return _SIZE.pack(size_bytes) + item_json
+
+
+def unpack_size(value: bytes) -> int:
+    return int(_SIZE.unpack_from(value)[0])
+
+
+def unpack_json(value: bytes) -> bytes:
+    return value[4:]
+
+
+@dataclass
+class PartitionStats:
+    item_count: int = 0
+    size_bytes: int = 0
+
+
+@dataclass
+class _Staged:
+    value: bytes | None
+    future: asyncio.Future[None]
+
+
+class Partition:
+    """One key range of one table on this node.
+
+    ``latest`` sees staged writes (for condition evaluation at the leader); ``get`` and
+    ``scan`` see committed state only (for reads answered to clients)."""
+
+    def __init__(self, engine: Engine, name: str, db: Any, stats: PartitionStats) -> None:
+        self.engine = engine
+        self.name = name
+        self.db = db
+        self.stats = stats
+        self.staged: dict[bytes, _Staged] = {}
+        self.dropped = False
+
+    def get(self, key: bytes) -> bytes | None:
+        with self.engine.env.begin(db=self.db, buffers=False) as txn:
+            value = txn.get(key)
+        return value  # type: ignore[no-any-return]
+
+    def latest(self, key: bytes) -> tuple[bytes | None, asyncio.Future[None] | None]:
+        """The newest image of ``key`` including staged writes, and the future of the
+        flush that makes it durable (None when it already is)."""
+        staged = self.staged.get(key)
+        if staged is not None:
+            return staged.value, staged.future
+        return self.get(key), None
+
+    def scan(
+        self, start: bytes, end: bytes | None, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Committed entries with ``start <= key < end`` (``end`` None: to the end), in key
+        order or reversed. The read transaction stays open while the caller iterates, so
+        callers must bound their iteration (pages are bounded by 1 MB)."""
+        with self.engine.env.begin(db=self.db, buffers=False) as txn:
+            cursor = txn.cursor()
+            if not reverse:
+                if not cursor.set_range(start):
+                    return
+                for key, value in cursor:
+                    if end is not None and key >= end:
+                        return
+                    yield key, value
+            else:
+                if end is None:
+                    positioned = cursor.last()
+                else:
+                    positioned = cursor.set_range(end)
+                    positioned = cursor.prev() if positioned else cursor.last()
+                if not positioned:
+                    return
+                for key, value in cursor.iterprev():
+                    if key < start:
+                        return
+                    yield key, value
+
+    def stage(self, key: bytes, value: bytes | None, old_size: int, new_size: int,
+              old_exists: bool) -> asyncio.Future[None]:
+        """Stages the new image of ``key`` (None deletes it) and returns the future that
+        resolves when it is durable. Stats change at stage time so that they describe
+        the latest state, like the item itself."""
+        assert not self.dropped, "write to a dropped partition"
+        future = self.engine.next_flush_future()
+        self.staged[key] = _Staged(value, future)
+        self.stats.item_count += (value is not None) - old_exists
+        self.stats.size_bytes += new_size - old_size
+        self.engine.schedule(self)
+        return future
+
+
+class Engine:
+    """An LMDB environment and the group-commit flusher of all its partitions."""
+
+    def __init__(self, path: str | None, *, sync: bool = True) -> None:
+        self._temp_dir: str | None = None
+        if path is None:
+            base = "/dev/shm" if os.path.isdir("/dev/shm") else None
+            self._temp_dir = tempfile.mkdtemp(prefix="quorumdb-", dir=base)
+            path = self._temp_dir
+            sync = False
+        os.makedirs(path, exist_ok=True)
+        self.path = path
+        self.sync = sync
+        self.env = lmdb.open(
+            path, map_size=MAP_SIZE_BYTES, max_dbs=MAX_PARTITIONS, sync=sync,
+            metasync=sync, readahead=False, writemap=False, max_readers=1024,
+        )
+        self.meta = self.env.open_db(META_DB)
+        self.partitions: dict[str, Partition] = {}
+        self._dirty: dict[str, Partition] = {}
+        self._flush_future: asyncio.Future[None] | None = None
+        self._flushing = False
+        self._inflight: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._staged_count = 0
+        self._capacity_waiters: list[asyncio.Future[None]] = []
+        self.flushes = 0
+
+    # -- catalog: small records in the meta database -------------------------------------
+    def meta_get(self, key: bytes) -> bytes | None:
+        with self.env.begin(db=self.meta) as txn:
+            return txn.get(key)  # type: ignore[no-any-return]
+
+    def meta_items(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
+        out: list[tuple[bytes, bytes]] = []
+        with self.env.begin(db=self.meta) as txn:
+            cursor = txn.cursor()
+            if cursor.set_range(prefix):
+                for key, value in cursor:
+                    if not key.startswith(prefix):
+                        break
+                    out.append((bytes(key), bytes(value)))
+        return out
+
+    def meta_put(self, key: bytes, value: bytes | None) -> None:
+        """A synchronous, durable catalog write (control-plane operations are rare)."""
+        with self.env.begin(db=self.meta, write=True) as txn:
+            if value is None:
+                txn.delete(key)
+            else:
+                txn.put(key, value)
+
+    # -- partitions -----------------------------------------------------------------------
+    def open_partition(self, name: str) -> Partition:
+        existing = self.partitions.get(name)
+        if existing is not None:
+            return existing
+        db = self.env.open_db(name.encode(), create=True)
+        raw = self.meta_get(b"stats/" + name.encode())
+        stats = msgspec.msgpack.decode(raw, type=PartitionStats) if raw else PartitionStats()
+        partition = Partition(self, name, db, stats)
+        self.partitions[name] = partition
+        return partition
+
+    def drop_partition(self, name: str) -> None:
+        partition = self.partitions.pop(name, None)
+        if partition is None:
+            partition = self.open_partition(name)
+            self.partitions.pop(name)
+        partition.dropped = True
+        self._dirty.pop(name, None)
+        with self.env.begin(write=True) as txn:
+            txn.drop(partition.db, delete=True)
+            txn.delete(b"stats/" + name.encode(), db=self.meta)
+
+    # -- group commit ---------------------------------------------------------------------
+    def next_flush_future(self) -> asyncio.Future[None]:
+        if self._flush_future is None:
+            loop = self._loop or asyncio.get_running_loop()
+            self._loop = loop
+            self._flush_future = loop.create_future()
+        self._staged_count += 1
+        return self._flush_future
+
+    def schedule(self, partition: Partition) -> None:
+        self._dirty[partition.name] = partition
+        if not self._flushing:
+            self._flushing = True
+            assert self._loop is not None
+            self._loop.call_soon(self._start_flush)
+
+    def has_room(self) -> bool:
+        return self._staged_count < MAX_STAGED_WRITES
+
+    async def wait_for_room(self) -> None:
+        while not self.has_room():
+            waiter = asyncio.get_running_loop().create_future()
+            self._capacity_waiters.append(waiter)
+            await waiter
+
+    def _start_flush(self) -> None:
+        assert self._loop is not None
+        self._loop.create_task(self._flush_loop())
+
+    async def _flush_loop(self) -> None:
+        """Flushes batches until nothing is staged. Writes staged while a flush runs wait
+        for the next one, so every sync carries everything that arrived meanwhile."""
+        assert self._loop is not None
+        try:
+            while self._dirty:
+                future = self._flush_future
+                assert future is not None
+                batch = [(p, p.staged, msgspec.msgpack.encode(p.stats))
+                         for p in self._dirty.values()]
+                for partition, _, _ in batch:
+                    partition.staged = {}
+                self._dirty = {}
+                self._flush_future = None
+                self._staged_count = 0
+                waiters, self._capacity_waiters = self._capacity_waiters, []
+                for waiter in waiters:
+                    if not waiter.done():
+                        waiter.set_result(None)
+                self._inflight = future
+                try:
+                    await self._loop.run_in_executor(None, self._write_batch, batch)
+                except BaseException as exc:  # a failed disk must fail the writes it held
+                    future.set_exception(exc)
+                    raise
+                self.flushes += 1
+                future.set_result(None)
+        finally:
+            self._flushing = False
+            self._inflight = None
+
+    def _write_batch(
+        self, batch: Sequence[tuple[Partition, dict[bytes, _Staged], bytes]]
+    ) -> None:
+        with self.env.begin(write=True) as txn:
+            for partition, staged, stats in batch:
+                if partition.dropped:
+                    continue
+                for key, entry in staged.items():
+                    if entry.value is None:
+                        txn.delete(key, db=partition.db)
+                    else:
+                        txn.put(key, entry.value, db=partition.db)
+                txn.put(b"stats/" + partition.name.encode(), stats, db=self.meta)
+
+    async def drain(self) -> None:
+        """Waits until every staged write is durable (clean shutdown)."""
+        while True:
+            pending = self._inflight or self._flush_future
+            if pending is None:
+                return
+            await asyncio.shield(pending)
+
+    def close(self) -> None:
+        if self.sync:
+            self.env.sync(True)
+        self.env.close()
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
