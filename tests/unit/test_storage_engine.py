@@ -1,0 +1,110 @@
+"""The storage engine's contract: committed reads, staged latest reads, ordered and
+reversed range scans, group commit, durability across reopen, and dropped partitions."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from quorumdb.storage.engine import Engine, pack_item, unpack_json, unpack_size
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def test_pack_roundtrip() -> None:
+    value = pack_item(b'{"a":{"S":"x"}}', 12)
+    assert unpack_size(value) == 12
+    assert unpack_json(value) == b'{"a":{"S":"x"}}'
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_staged_writes_are_latest_but_not_committed_until_flushed(
+    tmp_path: Path, durable: bool
+) -> None:
+    engine = Engine(str(tmp_path) if durable else None)
+
+    async def scenario() -> None:
+        part = engine.open_partition("p")
+        future = part.stage(b"k1", b"\x00\x00\x00\x01v1", 0, 1, False)
+        assert part.get(b"k1") is None, "readers must not see a write before it is durable"
+        latest, pending = part.latest(b"k1")
+        assert latest == b"\x00\x00\x00\x01v1" and pending is future
+        await future
+        assert part.get(b"k1") == b"\x00\x00\x00\x01v1"
+        assert part.latest(b"k1") == (b"\x00\x00\x00\x01v1", None)
+        assert part.stats.item_count == 1 and part.stats.size_bytes == 1
+
+    run(scenario())
+    engine.close()
+
+
+def test_group_commit_batches_concurrent_writes(tmp_path: Path) -> None:
+    engine = Engine(str(tmp_path))
+
+    async def scenario() -> None:
+        part = engine.open_partition("p")
+        futures = [part.stage(b"k%03d" % i, b"\x00\x00\x00\x01v", 0, 1, False)
+                   for i in range(100)]
+        await asyncio.gather(*futures)
+
+    run(scenario())
+    assert engine.flushes == 1, "100 writes staged in one loop turn need one sync"
+    engine.close()
+
+
+def test_scan_order_bounds_and_reverse(tmp_path: Path) -> None:
+    engine = Engine(str(tmp_path))
+
+    async def scenario() -> None:
+        part = engine.open_partition("p")
+        await asyncio.gather(*[part.stage(bytes([i]), b"\x00\x00\x00\x01" + bytes([i]), 0, 1,
+                                          False) for i in range(10, 20)])
+        keys = [k for k, _ in part.scan(bytes([12]), bytes([15]))]
+        assert keys == [bytes([12]), bytes([13]), bytes([14])]
+        keys = [k for k, _ in part.scan(bytes([12]), bytes([15]), reverse=True)]
+        assert keys == [bytes([14]), bytes([13]), bytes([12])]
+        assert [k for k, _ in part.scan(b"", None, reverse=True)][0] == bytes([19])
+        assert [k for k, _ in part.scan(bytes([18]), None)] == [bytes([18]), bytes([19])]
+        assert list(part.scan(bytes([30]), None)) == []
+        assert [k for k, _ in part.scan(b"", bytes([11]), reverse=True)] == [bytes([10])]
+
+    run(scenario())
+    engine.close()
+
+
+def test_data_and_stats_survive_reopen(tmp_path: Path) -> None:
+    engine = Engine(str(tmp_path))
+
+    async def scenario() -> None:
+        part = engine.open_partition("p")
+        await part.stage(b"a", b"\x00\x00\x00\x05hello", 0, 5, False)
+        await part.stage(b"b", b"\x00\x00\x00\x03bye", 0, 3, False)
+        await part.stage(b"b", None, 3, 0, True)
+        await engine.drain()
+
+    run(scenario())
+    engine.close()
+    reopened = Engine(str(tmp_path))
+    part = reopened.open_partition("p")
+    assert part.get(b"a") == b"\x00\x00\x00\x05hello"
+    assert part.get(b"b") is None
+    assert (part.stats.item_count, part.stats.size_bytes) == (1, 5)
+    reopened.close()
+
+
+def test_dropped_partition_is_empty_when_recreated(tmp_path: Path) -> None:
+    engine = Engine(str(tmp_path))
+
+    async def scenario() -> None:
+        part = engine.open_partition("p")
+        await part.stage(b"a", b"\x00\x00\x00\x01x", 0, 1, False)
+        engine.drop_partition("p")
+        again = engine.open_partition("p")
+        assert again.get(b"a") is None and again.stats.item_count == 0
+
+    run(scenario())
+    engine.close()
