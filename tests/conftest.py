@@ -3,6 +3,7 @@ clients pointed at it. Nothing here is mocked: tests talk HTTP to the real serve
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import socket
@@ -139,7 +140,5 @@ def make_table(ddb: Any) -> Iterator[Callable[..., str]]:
 
     yield create
     for name in created:
-        try:
+        with contextlib.suppress(ddb.exceptions.ResourceNotFoundException):
             ddb.delete_table(TableName=name)
-        except ddb.exceptions.ResourceNotFoundException:
-            pass

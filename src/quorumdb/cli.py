@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="quorumdb")
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    from quorumdb.bench.run import add_arguments
+
+    add_arguments(sub.add_parser("bench", help="load any DynamoDB-compatible endpoint"))
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -40,4 +43,8 @@ def main(argv: list[str] | None = None) -> int:
             region=args.region, credentials_path=args.credentials,
             transition_delay_s=args.table_transition_ms / 1000.0,
         ))
+    if args.command == "bench":
+        from quorumdb.bench.run import main as bench_main
+
+        return bench_main(args)
     return 2

@@ -67,7 +67,7 @@ def test_scan_order_bounds_and_reverse(tmp_path: Path) -> None:
         assert keys == [bytes([12]), bytes([13]), bytes([14])]
         keys = [k for k, _ in part.scan(bytes([12]), bytes([15]), reverse=True)]
         assert keys == [bytes([14]), bytes([13]), bytes([12])]
-        assert [k for k, _ in part.scan(b"", None, reverse=True)][0] == bytes([19])
+        assert next(k for k, _ in part.scan(b"", None, reverse=True)) == bytes([19])
         assert [k for k, _ in part.scan(bytes([18]), None)] == [bytes([18]), bytes([19])]
         assert list(part.scan(bytes([30]), None)) == []
         assert [k for k, _ in part.scan(b"", bytes([11]), reverse=True)] == [bytes([10])]

@@ -33,7 +33,7 @@ import shutil
 import struct
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import lmdb
