@@ -108,3 +108,35 @@ def test_dropped_partition_is_empty_when_recreated(tmp_path: Path) -> None:
 
     run(scenario())
     engine.close()
+
+
+def test_long_keys_keep_true_order_and_bounds(tmp_path: Path) -> None:
+    """Keys beyond LMDB's 511-byte limit (DynamoDB keys reach ~6 KB) are stored under a
+    prefix and a hash; scans must still return every key once, in true order, within
+    bounds, forwards and backwards."""
+    import random
+
+    rng = random.Random(7)
+    shared = b"p" * 600
+    keys = sorted({shared[: rng.choice([10, 479, 480, 481, 600])] + bytes(
+        rng.randrange(256) for _ in range(rng.randrange(0, 40))) for _ in range(300)})
+    engine = Engine(str(tmp_path))
+
+    async def load() -> None:
+        part = engine.open_partition("p")
+        await asyncio.gather(*[part.stage(k, b"\x00\x00\x00\x01" + k[-1:], 0, 1, False)
+                               for k in keys])
+
+    run(load())
+    part = engine.open_partition("p")
+    assert [k for k, _ in part.scan(b"", None)] == keys
+    assert [k for k, _ in part.scan(b"", None, reverse=True)] == keys[::-1]
+    for _ in range(50):
+        low, high = sorted(rng.sample(keys, 2))
+        expected = [k for k in keys if low <= k < high]
+        assert [k for k, _ in part.scan(low, high)] == expected
+        assert [k for k, _ in part.scan(low, high, reverse=True)] == expected[::-1]
+    for key in keys[:50]:
+        assert part.get(key) == b"\x00\x00\x00\x01" + key[-1:]
+    assert part.get(shared + b"missing") is None
+    engine.close()

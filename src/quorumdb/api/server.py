@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import uvloop
 
+from quorumdb.api.credentials import load_credentials
 from quorumdb.api.http import HttpProtocol
 from quorumdb.api.operations import OPERATIONS
 from quorumdb.api.service import Context, Service
 from quorumdb.api.sigv4 import Credentials
-from quorumdb.api.credentials import load_credentials
 from quorumdb.metadata.catalog import Catalog
 from quorumdb.storage.engine import Engine
 

@@ -35,8 +35,10 @@ from quorumdb.errors import (
     RequestEntityTooLargeException,
     SerializationException,
     UnknownOperationException,
+    ValidationException,
 )
 from quorumdb.metadata.catalog import Catalog
+from quorumdb.model.values import NESTING_MESSAGE
 
 log = logging.getLogger("quorumdb.api")
 
@@ -110,7 +112,7 @@ class Service:
         content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         reply_type = JSON_11 if content_type == JSON_11 else JSON_10
         try:
-            handler, operation = self._route(method, headers, content_type)
+            handler, _operation = self._route(method, headers, content_type)
             path, _, query = url.partition("?")
             self.verifier.verify(method, path, query, headers, body, self.context.clock())
             request = self._decode(headers, body)
@@ -167,6 +169,8 @@ class Service:
             request = _decoder.decode(body)
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise SerializationException("Malformed JSON request body") from exc
+        except RecursionError as exc:  # only AttributeValues nest; DynamoDB caps them at 32
+            raise ValidationException(NESTING_MESSAGE) from exc
         if not isinstance(request, dict):
             raise SerializationException("Start of structure or map expected")
         return request

@@ -94,10 +94,10 @@ def _check_type(member: Member, value: Any) -> None:
         return
     if not isinstance(value, expected) or (member.kind != "boolean" and isinstance(value, bool)):
         raise _type_error(member, value)
-    if member.kind == "structure":
+    if isinstance(value, dict) and member.kind == "structure":
         for sub in member.members:
             _check_type(sub, value.get(sub.name))
-    elif member.kind == "list" and member.element is not None:
+    elif isinstance(value, list) and member.element is not None:
         for item in value:
             _check_type(member.element, item)
 
@@ -112,7 +112,7 @@ def _render(value: Any) -> str:
     return f"'{value}'"
 
 
-def _constraint_errors(member: Member, value: Any, path: str, out: list[str]) -> None:
+def constraint_errors(member: Member, value: Any, path: str, out: list[str]) -> None:
     if value is None:
         if member.required:
             out.append(f"Value null at '{path}' failed to satisfy constraint: "
@@ -143,10 +143,10 @@ def _constraint_errors(member: Member, value: Any, path: str, out: list[str]) ->
                        f"Member must have value less than or equal to {member.max_value}")
     if member.kind == "structure":
         for sub in member.members:
-            _constraint_errors(sub, value.get(sub.name), f"{path}.{sub.wire_name}", out)
+            constraint_errors(sub, value.get(sub.name), f"{path}.{sub.wire_name}", out)
     if member.kind == "list" and member.element is not None:
         for index, item in enumerate(value, start=1):
-            _constraint_errors(member.element, item, f"{path}.{index}.member", out)
+            constraint_errors(member.element, item, f"{path}.{index}.member", out)
 
 
 def _render_collection(value: Any) -> str:
@@ -163,7 +163,7 @@ def check(body: dict[str, Any], members: Sequence[Member],
         _check_type(member, body.get(member.name))
     errors: list[str] = []
     for member in members:
-        _constraint_errors(member, body.get(member.name), member.wire_name, errors)
+        constraint_errors(member, body.get(member.name), member.wire_name, errors)
     if extra is not None:
         extra(errors)
     raise_constraint_errors(errors)

@@ -28,6 +28,8 @@ exceed it waits for the running flush (back-pressure, never an unbounded queue).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import os
 import shutil
 import struct
@@ -39,6 +41,8 @@ from typing import Any
 import lmdb
 import msgspec
 
+log = logging.getLogger("quorumdb.storage")
+
 # 1 TiB of address space: LMDB's map is virtual and sparse, so this reserves no memory or
 # disk; it only bounds how large the node's data may grow.
 MAP_SIZE_BYTES = 1 << 40
@@ -48,6 +52,14 @@ MAX_PARTITIONS = 10_000
 MAX_STAGED_WRITES = 4096
 
 _SIZE = struct.Struct(">I")
+_LONG_HEADER = struct.Struct(">IH")
+# LMDB's keys are limited to 511 bytes, DynamoDB's storage keys reach ~6 KB (2048-byte
+# partition keys and 1024-byte sort keys, escaped). A longer key is stored under its first
+# LONG_KEY_PREFIX_BYTES and a hash of the whole; the value then carries the whole key, and
+# scans restore true order inside each run of long keys that share the stored prefix.
+LONG_KEY_PREFIX_BYTES = 480
+HASH_SUFFIX_BYTES = 16
+_LONG_FLAG = 0x8000_0000
 META_DB = b"__meta__"
 
 
@@ -63,6 +75,57 @@ def unpack_size(value: bytes) -> int:
 
 def unpack_json(value: bytes) -> bytes:
     return value[4:]
+
+
+def stored_key(key: bytes) -> bytes:
+    if len(key) <= LONG_KEY_PREFIX_BYTES:
+        return key
+    return key[:LONG_KEY_PREFIX_BYTES] + hashlib.blake2b(
+        key, digest_size=HASH_SUFFIX_BYTES).digest()
+
+
+def wrap(key: bytes, value: bytes) -> bytes:
+    """The LMDB value of an entry: the caller's value, or for a long key, a flagged header
+    with the whole key followed by the caller's value minus its size field."""
+    if len(key) <= LONG_KEY_PREFIX_BYTES:
+        return value
+    return _LONG_HEADER.pack(unpack_size(value) | _LONG_FLAG, len(key)) + key + value[4:]
+
+
+def unwrap(stored: bytes, value: bytes) -> tuple[bytes, bytes]:
+    """(whole key, caller's value) of an LMDB entry."""
+    size = unpack_size(value)
+    if not size & _LONG_FLAG:
+        return stored, value
+    _, key_length = _LONG_HEADER.unpack_from(value)
+    key_end = _LONG_HEADER.size + key_length
+    return value[_LONG_HEADER.size:key_end], _SIZE.pack(size & ~_LONG_FLAG) + value[key_end:]
+
+
+def _in_true_order(entries: Iterator[tuple[bytes, bytes]], reverse: bool
+                   ) -> Iterator[tuple[bytes, bytes]]:
+    """Unwraps LMDB entries; runs of long keys sharing a stored prefix (ordered by hash in
+    LMDB) are re-sorted by their whole keys."""
+    run: list[tuple[bytes, bytes]] = []
+    run_prefix = b""
+    for stored, value in entries:
+        if len(stored) <= LONG_KEY_PREFIX_BYTES:
+            if run:
+                run.sort(reverse=reverse)
+                yield from run
+                run = []
+            yield stored, value
+            continue
+        prefix = stored[:LONG_KEY_PREFIX_BYTES]
+        if run and prefix != run_prefix:
+            run.sort(reverse=reverse)
+            yield from run
+            run = []
+        run_prefix = prefix
+        run.append(unwrap(stored, value))
+    if run:
+        run.sort(reverse=reverse)
+        yield from run
 
 
 @dataclass
@@ -93,8 +156,11 @@ class Partition:
 
     def get(self, key: bytes) -> bytes | None:
         with self.engine.env.begin(db=self.db, buffers=False) as txn:
-            value = txn.get(key)
-        return value  # type: ignore[no-any-return]
+            stored = txn.get(stored_key(key))
+        if stored is None:
+            return None
+        full, value = unwrap(stored_key(key), stored)
+        return value if full == key else None
 
     def latest(self, key: bytes) -> tuple[bytes | None, asyncio.Future[None] | None]:
         """The newest image of ``key`` including staged writes, and the future of the
@@ -113,24 +179,32 @@ class Partition:
         with self.engine.env.begin(db=self.db, buffers=False) as txn:
             cursor = txn.cursor()
             if not reverse:
-                if not cursor.set_range(start):
+                if not cursor.set_range(start[:LONG_KEY_PREFIX_BYTES]):
                     return
-                for key, value in cursor:
-                    if end is not None and key >= end:
-                        return
-                    yield key, value
+                entries = cursor.iternext()
             else:
                 if end is None:
                     positioned = cursor.last()
                 else:
-                    positioned = cursor.set_range(end)
+                    bound = end if len(end) <= LONG_KEY_PREFIX_BYTES else (
+                        end[:LONG_KEY_PREFIX_BYTES] + b"\xff" * (HASH_SUFFIX_BYTES + 1))
+                    positioned = cursor.set_range(bound)
                     positioned = cursor.prev() if positioned else cursor.last()
                 if not positioned:
                     return
-                for key, value in cursor.iterprev():
+                entries = cursor.iterprev()
+            for key, value in _in_true_order(entries, reverse):
+                if reverse:
+                    if end is not None and key >= end:
+                        continue
                     if key < start:
                         return
-                    yield key, value
+                else:
+                    if key < start:
+                        continue
+                    if end is not None and key >= end:
+                        return
+                yield key, value
 
     def stage(self, key: bytes, value: bytes | None, old_size: int, new_size: int,
               old_exists: bool) -> asyncio.Future[None]:
@@ -177,7 +251,8 @@ class Engine:
     # -- catalog: small records in the meta database -------------------------------------
     def meta_get(self, key: bytes) -> bytes | None:
         with self.env.begin(db=self.meta) as txn:
-            return txn.get(key)  # type: ignore[no-any-return]
+            value: bytes | None = txn.get(key)
+        return value
 
     def meta_items(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
         out: list[tuple[bytes, bytes]] = []
@@ -272,9 +347,10 @@ class Engine:
                 self._inflight = future
                 try:
                     await self._loop.run_in_executor(None, self._write_batch, batch)
-                except BaseException as exc:  # a failed disk must fail the writes it held
+                except Exception as exc:  # a failed disk fails the writes it held
+                    log.exception("group commit failed; its writes are answered with errors")
                     future.set_exception(exc)
-                    raise
+                    continue
                 self.flushes += 1
                 future.set_result(None)
         finally:
@@ -290,9 +366,9 @@ class Engine:
                     continue
                 for key, entry in staged.items():
                     if entry.value is None:
-                        txn.delete(key, db=partition.db)
+                        txn.delete(stored_key(key), db=partition.db)
                     else:
-                        txn.put(key, entry.value, db=partition.db)
+                        txn.put(stored_key(key), wrap(key, entry.value), db=partition.db)
                 txn.put(b"stats/" + partition.name.encode(), stats, db=self.meta)
 
     async def drain(self) -> None:

@@ -1,0 +1,127 @@
+"""What the data-plane operations share: table lookup, request members, capacity
+reports, and the staging of writes behind group commit.
+
+A write handler runs its read-evaluate-stage step synchronously on the event loop, so
+that step is atomic with respect to every other request on the node (the leader's
+serialisation point), and returns an awaitable that completes once the staged image is
+durable. A failure that was decided by reading a not-yet-durable image also waits for
+that image before it is answered: no answer ever depends on a write a crash could lose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+from quorumdb.api.service import Context, Result
+from quorumdb.api.validate import Member
+from quorumdb.errors import DynamoDBError, ResourceNotFoundException, ValidationException
+from quorumdb.metadata.catalog import Table
+from quorumdb.model import capacity
+from quorumdb.model.size import MAX_ITEM_SIZE_BYTES, item_size
+from quorumdb.storage.engine import Partition, pack_item, unpack_json, unpack_size
+
+RETURN_CONSUMED = Member("ReturnConsumedCapacity", "string",
+                         enum=("INDEXES", "TOTAL", "NONE"))
+RETURN_METRICS = Member("ReturnItemCollectionMetrics", "string", enum=("SIZE", "NONE"))
+CONDITIONAL_OPERATOR = Member("ConditionalOperator", "string", enum=("AND", "OR"))
+RETURN_ON_FAILURE = Member("ReturnValuesOnConditionCheckFailure", "string",
+                           enum=("ALL_OLD", "NONE"))
+NAMES = Member("ExpressionAttributeNames", "map")
+VALUES = Member("ExpressionAttributeValues", "map")
+KEY = Member("Key", "map", required=True)
+ATTRIBUTES_TO_GET = Member("AttributesToGet", "list", min_length=1)
+
+ITEM_TOO_LARGE = "Item size has exceeded the maximum allowed size"
+
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
+
+
+def data_table(ctx: Context, name: str) -> Table:
+    """The table an item operation addresses; missing or not yet ACTIVE tables answer
+    DynamoDB's ResourceNotFoundException."""
+    table = ctx.catalog.get(name)
+    if table is None or (table.record.status == "CREATING" and ctx.catalog.status(
+        table.record, ctx.clock()
+    ) == "CREATING"):
+        raise ResourceNotFoundException("Requested resource not found")
+    return table
+
+
+def consumed(table: Table, units: float, mode: str | None) -> dict[str, Any] | None:
+    if mode is None or mode == "NONE":
+        return None
+    out: dict[str, Any] = {"TableName": table.record.name, "CapacityUnits": units}
+    if mode == "INDEXES":
+        out["Table"] = {"CapacityUnits": units}
+    return out
+
+
+def add_consumed(result: dict[str, Any], table: Table, units: float, mode: str | None) -> None:
+    report = consumed(table, units, mode)
+    if report is not None:
+        result["ConsumedCapacity"] = report
+
+
+def decode_item(value: bytes) -> dict[str, Any]:
+    item: dict[str, Any] = _decode(unpack_json(value))
+    return item
+
+
+def read_latest(partition: Partition, key: bytes
+                ) -> tuple[dict[str, Any] | None, int, Awaitable[None] | None]:
+    """The newest image (staged or durable), its size, and what to wait for before an
+    answer may depend on it."""
+    raw, pending = partition.latest(key)
+    if raw is None:
+        return None, 0, pending
+    return decode_item(raw), unpack_size(raw), pending
+
+
+def checked_size(item: dict[str, Any]) -> int:
+    size = item_size(item)
+    if size > MAX_ITEM_SIZE_BYTES:
+        raise ValidationException(ITEM_TOO_LARGE)
+    return size
+
+
+def stage_write(partition: Partition, key: bytes, new_item: dict[str, Any] | None,
+                new_size: int, old_exists: bool, old_size: int) -> Awaitable[None]:
+    value = None if new_item is None else pack_item(_encode(new_item), new_size)
+    return partition.stage(key, value, old_size, new_size, old_exists)
+
+
+def write_units(old_size: int, new_size: int) -> float:
+    """DynamoDB charges a write by the larger of the item's old and new images."""
+    return capacity.write_capacity_units(max(old_size, new_size))
+
+
+async def after(durable: Awaitable[None], result: Result) -> Result:
+    await durable
+    return result
+
+
+async def fail_after(durable: Awaitable[None], error: DynamoDBError) -> Result:
+    await durable
+    raise error
+
+
+def with_room(ctx: Context, handler: Callable[[Context, dict[str, Any]], Any],
+              body: dict[str, Any]) -> Any:
+    """Runs ``handler`` now when the group-commit buffer has room, else after it drains
+    (back-pressure instead of an unbounded queue)."""
+    engine = ctx.catalog.engine
+    if engine.has_room():
+        return handler(ctx, body)
+
+    async def later() -> Result:
+        await engine.wait_for_room()
+        result = handler(ctx, body)
+        if isinstance(result, dict):
+            return result
+        return await result  # type: ignore[no-any-return]
+
+    return later()
