@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
 
     add_arguments(sub.add_parser("bench", help="load any DynamoDB-compatible endpoint"))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+    logging.basicConfig(level=getattr(args, "log_level", "WARNING").upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         from quorumdb.api.server import ServeOptions, run
