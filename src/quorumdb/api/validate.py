@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from quorumdb.errors import SerializationException, ValidationException
@@ -44,7 +45,7 @@ class Member:
     members: Sequence[Member] = field(default_factory=tuple)  # for structures
     element: Member | None = None  # for lists of structures or strings
 
-    @property
+    @cached_property
     def wire_name(self) -> str:
         return self.name[:1].lower() + self.name[1:]
 
@@ -120,12 +121,15 @@ def constraint_errors(member: Member, value: Any, path: str, out: list[str]) -> 
         return
     if member.kind in ("string", "list", "map"):
         length = len(value)
-        rendered = _render(value) if member.kind == "string" else _render_collection(value)
+
+        def rendered() -> str:
+            return _render(value) if member.kind == "string" else _render_collection(value)
+
         if member.min_length is not None and length < member.min_length:
-            out.append(f"Value {rendered} at '{path}' failed to satisfy constraint: Member "
+            out.append(f"Value {rendered()} at '{path}' failed to satisfy constraint: Member "
                        f"must have length greater than or equal to {member.min_length}")
         if member.max_length is not None and length > member.max_length:
-            out.append(f"Value {rendered} at '{path}' failed to satisfy constraint: Member "
+            out.append(f"Value {rendered()} at '{path}' failed to satisfy constraint: Member "
                        f"must have length less than or equal to {member.max_length}")
     if member.kind == "string":
         if member.pattern is not None and not member.pattern[1].match(value):
