@@ -48,7 +48,7 @@ class HttpProtocol(asyncio.Protocol):
         self.body_size = 0
         self.header_size = 0
         self.pending: deque[asyncio.Future[Response] | Response] = deque()
-        self.keep_alive: deque[bool] = deque()
+        self.framing: deque[tuple[bool, bool]] = deque()  # (keep-alive, HEAD) per request
         self.closing = False
         self.paused = False
 
@@ -63,11 +63,12 @@ class HttpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
-        except _TooLarge:
-            self._respond_now(self.too_large(), keep_alive=False)
-        except httptools.HttpParserError:
-            self._respond_now((400, [(b"Content-Type", b"text/plain")], b"Bad Request"),
-                              keep_alive=False)
+        except httptools.HttpParserError as exc:
+            # httptools wraps exceptions raised in callbacks (our size bounds)
+            if isinstance(exc.__context__, _TooLarge) or isinstance(exc.__cause__, _TooLarge):
+                self._respond_now(self.too_large())
+            else:
+                self._respond_now((400, [(b"Content-Type", b"text/plain")], b"Bad Request"))
 
     # -- httptools callbacks -----------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -101,14 +102,15 @@ class HttpProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         body = b"".join(self.body_parts) if len(self.body_parts) != 1 else self.body_parts[0]
         method = self.parser.get_method().decode("latin-1")
-        keep_alive = self.parser.should_keep_alive()
+        # a HEAD answer carries headers only (RFC 9110 9.3.2)
+        framing = (self.parser.should_keep_alive(), method == "HEAD")
         try:
             result = self.handler(method, self.url.decode("latin-1"), self.headers, body)
         except Exception:  # the handler maps every error; this is a last line of defence
             result = (500, [(b"Content-Type", b"text/plain")], b"Internal Server Error")
         if isinstance(result, tuple):
             if not self.pending:
-                self._write(result, keep_alive)
+                self._write(result, framing)
                 return
             self.pending.append(result)
         else:
@@ -117,7 +119,7 @@ class HttpProtocol(asyncio.Protocol):
                 self.transport.pause_reading()
                 self.paused = True
             self.pending[-1].add_done_callback(self._drain)  # type: ignore[union-attr]
-        self.keep_alive.append(keep_alive)
+        self.framing.append(framing)
 
     # -- writing -----------------------------------------------------------------------
     def _drain(self, _: Any = None) -> None:
@@ -134,21 +136,23 @@ class HttpProtocol(asyncio.Protocol):
             else:
                 return
             self.pending.popleft()
-            self._write(response, self.keep_alive.popleft())
+            self._write(response, self.framing.popleft())
         if self.paused and self.transport is not None:
             self.paused = False
             self.transport.resume_reading()
 
-    def _respond_now(self, response: Response, keep_alive: bool) -> None:
+    def _respond_now(self, response: Response) -> None:
+        """Answers a request the parser rejected, then closes the connection."""
         self.pending.clear()
-        self.keep_alive.clear()
-        self._write(response, keep_alive)
+        self.framing.clear()
+        self._write(response, (False, False))
 
-    def _write(self, response: Response, keep_alive: bool) -> None:
+    def _write(self, response: Response, framing: tuple[bool, bool]) -> None:
         transport = self.transport
         if transport is None:
             return
         status, headers, body = response
+        keep_alive, head_only = framing
         out = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"OK"))]
         for name, value in headers:
             out.append(name + b": " + value + b"\r\n")
@@ -156,7 +160,8 @@ class HttpProtocol(asyncio.Protocol):
         if not keep_alive:
             out.append(b"Connection: close\r\n")
         out.append(b"\r\n")
-        out.append(body)
+        if not head_only:
+            out.append(body)
         transport.write(b"".join(out))
         if not keep_alive:
             transport.close()

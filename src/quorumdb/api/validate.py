@@ -44,6 +44,7 @@ class Member:
     max_value: int | None = None
     members: Sequence[Member] = field(default_factory=tuple)  # for structures
     element: Member | None = None  # for lists of structures or strings
+    value: Member | None = None  # for maps whose values have a shape
 
     @cached_property
     def wire_name(self) -> str:
@@ -101,6 +102,9 @@ def _check_type(member: Member, value: Any) -> None:
     elif isinstance(value, list) and member.element is not None:
         for item in value:
             _check_type(member.element, item)
+    elif isinstance(value, dict) and member.value is not None:
+        for item in value.values():
+            _check_type(member.value, item)
 
 
 def _render(value: Any) -> str:
@@ -150,7 +154,18 @@ def constraint_errors(member: Member, value: Any, path: str, out: list[str]) -> 
             constraint_errors(sub, value.get(sub.name), f"{path}.{sub.wire_name}", out)
     if member.kind == "list" and member.element is not None:
         for index, item in enumerate(value, start=1):
+            if item is None:
+                out.append(f"Value null at '{path}.{index}.member' failed to satisfy "
+                           "constraint: Member must not be null")
+                continue
             constraint_errors(member.element, item, f"{path}.{index}.member", out)
+    if member.kind == "map" and member.value is not None:
+        for key, item in value.items():
+            if item is None:
+                out.append(f"Value null at '{path}.{key}.member' failed to satisfy "
+                           "constraint: Member must not be null")
+                continue
+            constraint_errors(member.value, item, f"{path}.{key}.member", out)
 
 
 def _render_collection(value: Any) -> str:

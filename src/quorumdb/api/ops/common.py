@@ -32,7 +32,29 @@ RETURN_ON_FAILURE = Member("ReturnValuesOnConditionCheckFailure", "string",
 NAMES = Member("ExpressionAttributeNames", "map")
 VALUES = Member("ExpressionAttributeValues", "map")
 KEY = Member("Key", "map", required=True)
-ATTRIBUTES_TO_GET = Member("AttributesToGet", "list", min_length=1)
+ATTRIBUTES_TO_GET = Member("AttributesToGet", "list", min_length=1,
+                           element=Member("AttributeName", "string"))
+COMPARISON_OPERATORS = ("EQ", "NE", "IN", "LE", "LT", "GE", "GT", "BETWEEN", "NOT_NULL",
+                        "NULL", "CONTAINS", "NOT_CONTAINS", "BEGINS_WITH")
+EXPECTED = Member("Expected", "map", value=Member("ExpectedAttributeValue", "structure", members=(
+    Member("Value", "map"),
+    Member("Exists", "boolean"),
+    Member("ComparisonOperator", "string", enum=COMPARISON_OPERATORS),
+    Member("AttributeValueList", "list", element=Member("AttributeValue", "map")),
+)))
+ATTRIBUTE_UPDATES = Member("AttributeUpdates", "map", value=Member(
+    "AttributeValueUpdate", "structure", members=(
+        Member("Value", "map"),
+        Member("Action", "string", enum=("ADD", "PUT", "DELETE")),
+    )))
+
+
+def conditions_member(name: str) -> Member:
+    """KeyConditions, QueryFilter, ScanFilter: maps of legacy Condition structures."""
+    return Member(name, "map", value=Member("Condition", "structure", members=(
+        Member("AttributeValueList", "list", element=Member("AttributeValue", "map")),
+        Member("ComparisonOperator", "string", required=True, enum=COMPARISON_OPERATORS),
+    )))
 
 ITEM_TOO_LARGE = "Item size has exceeded the maximum allowed size"
 

@@ -13,8 +13,10 @@ import msgspec
 
 from quorumdb import expressions as expr
 from quorumdb.api.ops.common import (
+    ATTRIBUTE_UPDATES,
     ATTRIBUTES_TO_GET,
     CONDITIONAL_OPERATOR,
+    EXPECTED,
     KEY,
     NAMES,
     RETURN_CONSUMED,
@@ -43,7 +45,7 @@ from quorumdb.storage.engine import unpack_json, unpack_size
 
 _RETURN_VALUES = Member("ReturnValues", "string",
                         enum=("NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"))
-_EXPECTED = Member("Expected", "map")
+_EXPECTED = EXPECTED
 _CONDITION = Member("ConditionExpression", "string")
 
 PUT_ITEM = (table_name(), Member("Item", "map", required=True), _EXPECTED, _RETURN_VALUES,
@@ -51,7 +53,7 @@ PUT_ITEM = (table_name(), Member("Item", "map", required=True), _EXPECTED, _RETU
             RETURN_ON_FAILURE)
 DELETE_ITEM = (table_name(), KEY, _EXPECTED, CONDITIONAL_OPERATOR, _RETURN_VALUES,
                RETURN_CONSUMED, RETURN_METRICS, _CONDITION, NAMES, VALUES, RETURN_ON_FAILURE)
-UPDATE_ITEM = (table_name(), KEY, Member("AttributeUpdates", "map"), _EXPECTED,
+UPDATE_ITEM = (table_name(), KEY, ATTRIBUTE_UPDATES, _EXPECTED,
                CONDITIONAL_OPERATOR, _RETURN_VALUES, RETURN_CONSUMED, RETURN_METRICS,
                Member("UpdateExpression", "string"), _CONDITION, NAMES, VALUES,
                RETURN_ON_FAILURE)

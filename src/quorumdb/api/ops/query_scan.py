@@ -27,6 +27,7 @@ from quorumdb.api.ops.common import (
     RETURN_CONSUMED,
     VALUES,
     add_consumed,
+    conditions_member,
     data_table,
     decode_item,
 )
@@ -62,9 +63,9 @@ _COMMON = (
     Member("ProjectionExpression", "string"), Member("FilterExpression", "string"),
     NAMES, VALUES,
 )
-QUERY = (*_COMMON, Member("KeyConditions", "map"), Member("QueryFilter", "map"),
+QUERY = (*_COMMON, conditions_member("KeyConditions"), conditions_member("QueryFilter"),
          Member("ScanIndexForward", "boolean"), Member("KeyConditionExpression", "string"))
-SCAN = (*_COMMON, Member("ScanFilter", "map"),
+SCAN = (*_COMMON, conditions_member("ScanFilter"),
         Member("TotalSegments", "integer", min_value=1, max_value=MAX_TOTAL_SEGMENTS),
         Member("Segment", "integer", min_value=0, max_value=MAX_TOTAL_SEGMENTS - 1))
 

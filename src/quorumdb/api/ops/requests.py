@@ -69,7 +69,7 @@ def prepare_query(body: dict[str, Any], schema: KeySchema
     prepared = _prepare(body, "Query", key_condition=body.get("KeyConditionExpression"),
                         filter=body.get("FilterExpression"),
                         projection=body.get("ProjectionExpression"),
-                        key_schema=key_schema if body.get("KeyConditionExpression") else None,
+                        key_schema=key_schema,
                         key_types=key_types)
     key_condition = prepared.key_condition
     if key_condition is None:

@@ -1,0 +1,1 @@
+"""Fuzz tests: random and malformed requests against a real server process."""
