@@ -22,6 +22,8 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+	# the API suite again, every partition a replication group of three
+	QUORUMDB_SERVE_ARGS="--replicas 3" $(BIN)/pytest -q tests/api
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

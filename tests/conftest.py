@@ -95,8 +95,10 @@ def make_client(endpoint: str, service: str = "dynamodb", **kwargs: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[ServerProcess]:
-    """One in-memory server for the whole API suite; tests use unique table names."""
-    proc = ServerProcess([], None)
+    """One in-memory server for the whole API suite; tests use unique table names.
+    ``QUORUMDB_SERVE_ARGS`` adds options (e.g. ``--replicas 3`` runs the same suite
+    against replication groups)."""
+    proc = ServerProcess(os.environ.get("QUORUMDB_SERVE_ARGS", "").split(), None)
     proc.start()
     yield proc
     proc.stop()

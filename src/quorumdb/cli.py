@@ -21,6 +21,9 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                             "request's SigV4 signature is verified against it")
     serve.add_argument("--table-transition-ms", type=int, default=0,
                        help="how long tables stay CREATING/UPDATING (default 0)")
+    serve.add_argument("--replicas", type=int, choices=(1, 3), default=1,
+                       help="replicas per partition: 1 (light default) or 3 (a Multi-Paxos "
+                            "group per partition across three in-process nodes/AZs)")
     serve.add_argument("--log-level", default="WARNING")
 
 
@@ -42,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=None if args.in_memory else args.data_dir,
             region=args.region, credentials_path=args.credentials,
             transition_delay_s=args.table_transition_ms / 1000.0,
+            replicas=args.replicas,
         ))
     if args.command == "bench":
         from quorumdb.bench.run import main as bench_main

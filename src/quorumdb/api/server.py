@@ -18,6 +18,8 @@ from quorumdb.api.service import Context, Service
 from quorumdb.api.sigv4 import Credentials
 from quorumdb.metadata.catalog import Catalog
 from quorumdb.storage.engine import Engine
+from quorumdb.storage.host import PartitionHost
+from quorumdb.storage.replicated import ReplicatedStore
 
 log = logging.getLogger("quorumdb.serve")
 
@@ -30,10 +32,17 @@ class ServeOptions:
     region: str = "us-east-1"
     credentials_path: str | None = None
     transition_delay_s: float = 0.0
+    replicas: int = 1
 
 
 async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> None:
-    engine = Engine(options.data_dir)
+    engine: PartitionHost
+    if options.replicas == 1:
+        engine = Engine(options.data_dir)
+    else:
+        store = ReplicatedStore(options.data_dir, options.replicas)
+        store.start()
+        engine = store
     credentials: Credentials | None = None
     if options.credentials_path is not None:
         credentials = load_credentials(options.credentials_path)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import msgspec
 
 from quorumdb.model.keys import KeySchema
-from quorumdb.storage.engine import Engine, Partition
+from quorumdb.storage.host import PartitionHost, PartitionLike
 
 MAX_TABLES = 2500  # DynamoDB's default per-region table quota
 
@@ -75,14 +75,14 @@ class Table:
 
     __slots__ = ("partition", "record", "schema")
 
-    def __init__(self, record: TableRecord, partition: Partition) -> None:
+    def __init__(self, record: TableRecord, partition: PartitionLike) -> None:
         self.record = record
         self.schema = record.schema
         self.partition = partition
 
 
 class Catalog:
-    def __init__(self, engine: Engine, transition_delay_s: float = 0.0) -> None:
+    def __init__(self, engine: PartitionHost, transition_delay_s: float = 0.0) -> None:
         self.engine = engine
         self.transition_delay_s = transition_delay_s
         self.tables: dict[str, Table] = {}
@@ -97,6 +97,9 @@ class Catalog:
         if record.status in ("CREATING", "UPDATING") and (
             now - record.status_since >= self.transition_delay_s
         ):
+            table = self.tables.get(record.name)
+            if record.status == "CREATING" and table is not None and not table.partition.ready():
+                return "CREATING"  # its replication group has no leader yet
             return "ACTIVE"
         return record.status
 

@@ -154,6 +154,9 @@ class Partition:
         self.staged: dict[bytes, _Staged] = {}
         self.dropped = False
 
+    def ready(self) -> bool:
+        return not self.dropped
+
     def get(self, key: bytes) -> bytes | None:
         with self.engine.env.begin(db=self.db, buffers=False) as txn:
             stored = txn.get(stored_key(key))
@@ -370,6 +373,66 @@ class Engine:
                     else:
                         txn.put(stored_key(key), wrap(key, entry.value), db=partition.db)
                 txn.put(b"stats/" + partition.name.encode(), stats, db=self.meta)
+
+    # -- replicated mode: chosen log entries applied to the state machine ---------------
+    def applied_slot(self, name: str) -> int:
+        raw = self.meta_get(b"applied/" + name.encode())
+        return int(raw) if raw else 0
+
+    def apply(self, batches: Sequence[tuple[str, int, Sequence[tuple[bytes, bytes | None]]]]
+              ) -> None:
+        """Applies chosen writes ``(partition, slot, [(key, value | None)])`` in one LMDB
+        transaction, with statistics computed from the images being replaced, and records
+        each partition's applied slot in the same transaction (so a restart knows where
+        to resume: apply is idempotent, full images replace full images)."""
+        with self.env.begin(write=True) as txn:
+            touched: dict[str, Partition] = {}
+            for name, slot, writes in batches:
+                partition = self.open_partition(name)
+                for key, value in writes:
+                    stored = stored_key(key)
+                    old = txn.get(stored, db=partition.db)
+                    old_size = unpack_size(unwrap(stored, old)[1]) if old is not None else 0
+                    if value is None:
+                        if old is not None:
+                            txn.delete(stored, db=partition.db)
+                    else:
+                        txn.put(stored, wrap(key, value), db=partition.db)
+                    partition.stats.item_count += (value is not None) - (old is not None)
+                    partition.stats.size_bytes += (unpack_size(value) if value else 0) - old_size
+                txn.put(b"applied/" + name.encode(), b"%d" % slot, db=self.meta)
+                touched[name] = partition
+            for name, partition in touched.items():
+                txn.put(b"stats/" + name.encode(), msgspec.msgpack.encode(partition.stats),
+                        db=self.meta)
+
+    def capture(self, name: str) -> tuple[int, bytes]:
+        """The applied state of a partition (for a snapshot): its slot and every entry."""
+        partition = self.open_partition(name)
+        with self.env.begin(db=partition.db, buffers=False) as txn:
+            entries = [unwrap(k, v) for k, v in txn.cursor().iternext()]
+            raw = txn.get(b"applied/" + name.encode(), db=self.meta)
+        slot = int(raw) if raw else 0
+        return slot, msgspec.msgpack.encode(entries)
+
+    def install(self, name: str, slot: int, state: bytes) -> None:
+        """Replaces a partition's content by a snapshot taken at ``slot``."""
+        entries = msgspec.msgpack.decode(state, type=list[tuple[bytes, bytes]])
+        partition = self.open_partition(name)
+        stats = PartitionStats()
+        with self.env.begin(write=True) as txn:
+            txn.drop(partition.db, delete=False)
+            for key, value in entries:
+                txn.put(stored_key(key), wrap(key, value), db=partition.db)
+                stats.item_count += 1
+                stats.size_bytes += unpack_size(value)
+            txn.put(b"applied/" + name.encode(), b"%d" % slot, db=self.meta)
+            txn.put(b"stats/" + name.encode(), msgspec.msgpack.encode(stats), db=self.meta)
+        partition.stats = stats
+
+    def checkpoint(self) -> None:
+        """Makes every applied transaction durable (before the WAL behind it is dropped)."""
+        self.env.sync(True)
 
     async def drain(self) -> None:
         """Waits until every staged write is durable (clean shutdown)."""

@@ -21,7 +21,8 @@ from quorumdb.errors import DynamoDBError, ResourceNotFoundException, Validation
 from quorumdb.metadata.catalog import Table
 from quorumdb.model import capacity
 from quorumdb.model.size import MAX_ITEM_SIZE_BYTES, item_size
-from quorumdb.storage.engine import Partition, pack_item, unpack_json, unpack_size
+from quorumdb.storage.engine import pack_item, unpack_json, unpack_size
+from quorumdb.storage.host import PartitionLike
 
 RETURN_CONSUMED = Member("ReturnConsumedCapacity", "string",
                          enum=("INDEXES", "TOTAL", "NONE"))
@@ -93,7 +94,7 @@ def decode_item(value: bytes) -> dict[str, Any]:
     return item
 
 
-def read_latest(partition: Partition, key: bytes
+def read_latest(partition: PartitionLike, key: bytes
                 ) -> tuple[dict[str, Any] | None, int, Awaitable[None] | None]:
     """The newest image (staged or durable), its size, and what to wait for before an
     answer may depend on it."""
@@ -110,7 +111,7 @@ def checked_size(item: dict[str, Any]) -> int:
     return size
 
 
-def stage_write(partition: Partition, key: bytes, new_item: dict[str, Any] | None,
+def stage_write(partition: PartitionLike, key: bytes, new_item: dict[str, Any] | None,
                 new_size: int, old_exists: bool, old_size: int) -> Awaitable[None]:
     value = None if new_item is None else pack_item(_encode(new_item), new_size)
     return partition.stage(key, value, old_size, new_size, old_exists)

@@ -1,0 +1,464 @@
+"""The file-backed WAL: round trips, segments, recovery of torn tails, corruption that
+must raise, truncation after checkpoint, sync counting, failure handling."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from quorumdb.storage import wal_format as fmt
+from quorumdb.storage.wal import (
+    RecordTooLargeError,
+    Wal,
+    WalClosedError,
+    WalCorruption,
+    WalFailedError,
+    WalLockedError,
+    WalStorage,
+)
+
+
+class CountingSync:
+    """An injectable fdatasync that counts calls (and can be told to fail)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fail = False
+
+    def __call__(self, fd: int) -> None:
+        if self.fail:
+            raise OSError(5, "injected EIO")
+        self.calls += 1
+        os.fdatasync(fd)
+
+
+def payload_for(seq: int) -> bytes:
+    return f"record-{seq}-".encode() * (seq % 7 + 1)
+
+
+def write_log(directory: Path, count: int, segment_size_bytes: int = 1 << 20) -> list[bytes]:
+    payloads = [payload_for(seq) for seq in range(1, count + 1)]
+    with Wal.open(directory, segment_size_bytes=segment_size_bytes) as wal:
+        wal.append(payloads)
+        wal.sync()
+    return payloads
+
+
+def read_all(directory: Path, segment_size_bytes: int = 1 << 20) -> list[tuple[int, bytes]]:
+    with Wal.open(directory, segment_size_bytes=segment_size_bytes) as wal:
+        return list(wal.replay(wal.first_seq))
+
+
+def record_offsets(path: Path) -> list[int]:
+    """Start offset of each record in a segment file, plus its end."""
+    data = path.read_bytes()
+    first_seq = fmt.decode_segment_header(data)
+    assert isinstance(first_seq, int)
+    scan = fmt.scan_records(data, fmt.SEGMENT_HEADER_BYTES, first_seq)
+    assert scan.valid_end == len(data)
+    return [offset for offset, _, _ in scan.records] + [len(data)]
+
+
+def only_segment(directory: Path) -> Path:
+    (segment,) = sorted(directory.glob("wal-*.log"))
+    return segment
+
+
+def test_wal_implements_the_storage_protocol(tmp_path: Path) -> None:
+    with Wal.open(tmp_path) as wal:
+        assert isinstance(wal, WalStorage)
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    with Wal.open(tmp_path) as wal:
+        assert (wal.first_seq, wal.last_seq, wal.synced_seq) == (1, 0, 0)
+        assert wal.append([b"a", b"", b"c" * 1000]) == 3
+        assert wal.append([b"d"]) == 4
+        assert wal.synced_seq == 0
+        assert list(wal.replay(1)) == []  # replay yields durable records only
+        assert wal.sync() == 4
+        assert list(wal.replay(1)) == [(1, b"a"), (2, b""), (3, b"c" * 1000), (4, b"d")]
+        assert list(wal.replay(3)) == [(3, b"c" * 1000), (4, b"d")]
+        assert list(wal.replay(5)) == []
+    assert read_all(tmp_path) == [(1, b"a"), (2, b""), (3, b"c" * 1000), (4, b"d")]
+
+
+def test_append_of_nothing_changes_nothing(tmp_path: Path) -> None:
+    sync = CountingSync()
+    with Wal.open(tmp_path, fdatasync=sync) as wal:
+        before = sync.calls
+        assert wal.append([]) == 0
+        assert wal.sync() == 0
+        assert sync.calls == before
+
+
+def test_one_fdatasync_per_sync_covers_every_append(tmp_path: Path) -> None:
+    sync = CountingSync()
+    with Wal.open(tmp_path, fdatasync=sync) as wal:
+        before = sync.calls
+        for group in range(50):  # fifty replication groups append, the node syncs once
+            wal.append([f"group {group}".encode()])
+        wal.sync()
+        assert sync.calls == before + 1
+        wal.sync()  # nothing new: no sync
+        assert sync.calls == before + 1
+
+
+def test_many_segments(tmp_path: Path) -> None:
+    segment_size_bytes = 256
+    payloads = write_log(tmp_path, 200, segment_size_bytes)
+    names = sorted(path.name for path in tmp_path.glob("wal-*.log"))
+    assert len(names) > 20
+    expected_first = 1
+    for name in names:
+        path = tmp_path / name
+        assert fmt.parse_segment_file_name(name) == expected_first
+        offsets = record_offsets(path)
+        count = len(offsets) - 1
+        assert count >= 1
+        assert path.stat().st_size <= segment_size_bytes or count == 1
+        expected_first += count
+    assert expected_first == 201
+    assert read_all(tmp_path, segment_size_bytes=segment_size_bytes) == list(
+        enumerate(payloads, start=1)
+    )
+
+
+def test_record_larger_than_a_segment_gets_a_segment_of_its_own(tmp_path: Path) -> None:
+    with Wal.open(tmp_path, segment_size_bytes=100) as wal:
+        wal.append([b"a", b"b" * 500, b"c"])
+        wal.sync()
+        assert wal.segment_names == [fmt.segment_file_name(seq) for seq in (1, 2, 3)]
+        assert list(wal.replay(1)) == [(1, b"a"), (2, b"b" * 500), (3, b"c")]
+
+
+def test_reopen_continues_the_sequence(tmp_path: Path) -> None:
+    for round_number in range(4):
+        with Wal.open(tmp_path, segment_size_bytes=300) as wal:
+            assert wal.last_seq == round_number * 10
+            assert wal.append([payload_for(round_number)] * 10) == (round_number + 1) * 10
+            wal.sync()
+    seqs = [seq for seq, _ in read_all(tmp_path, segment_size_bytes=300)]
+    assert seqs == list(range(1, 41))
+
+
+def test_initial_seq_numbers_a_new_log(tmp_path: Path) -> None:
+    with Wal.open(tmp_path, initial_seq=1000) as wal:
+        assert (wal.first_seq, wal.last_seq) == (1000, 999)
+        assert wal.append([b"x"]) == 1000
+        wal.sync()
+    with Wal.open(tmp_path, initial_seq=5) as wal:  # ignored for an existing log
+        assert (wal.first_seq, wal.last_seq) == (1000, 1000)
+
+
+def test_payload_bound_is_checked_on_write_and_append_is_all_or_nothing(tmp_path: Path) -> None:
+    with Wal.open(tmp_path, max_payload_bytes=100) as wal:
+        with pytest.raises(RecordTooLargeError):
+            wal.append([b"ok", b"x" * 101])
+        assert wal.last_seq == 0
+        assert wal.append([b"x" * 100]) == 1
+
+
+def test_pending_bytes_are_bounded_by_writing_early_without_syncing(tmp_path: Path) -> None:
+    sync = CountingSync()
+    with Wal.open(tmp_path, max_pending_bytes=1000, fdatasync=sync) as wal:
+        before = sync.calls
+        size_before = only_segment(tmp_path).stat().st_size
+        for _ in range(20):
+            wal.append([b"y" * 100])
+        assert only_segment(tmp_path).stat().st_size > size_before  # handed to the OS
+        assert sync.calls == before and wal.synced_seq == 0  # but not acknowledged
+        wal.sync()
+        assert sync.calls == before + 1 and wal.synced_seq == 20
+
+
+def test_second_open_of_the_same_directory_is_refused(tmp_path: Path) -> None:
+    with Wal.open(tmp_path), pytest.raises(WalLockedError):
+        Wal.open(tmp_path)
+    Wal.open(tmp_path).close()  # released on close
+
+
+def test_use_after_close_raises(tmp_path: Path) -> None:
+    wal = Wal.open(tmp_path)
+    wal.close()
+    wal.close()
+    with pytest.raises(WalClosedError):
+        wal.append([b"x"])
+    with pytest.raises(WalClosedError):
+        wal.sync()
+
+
+def test_failed_fdatasync_poisons_the_log(tmp_path: Path) -> None:
+    sync = CountingSync()
+    with Wal.open(tmp_path, fdatasync=sync) as wal:
+        wal.append([b"a"])
+        sync.fail = True
+        with pytest.raises(WalFailedError):
+            wal.sync()
+        sync.fail = False  # a retry must not pretend the lost pages were made durable
+        with pytest.raises(WalFailedError):
+            wal.sync()
+        with pytest.raises(WalFailedError):
+            wal.append([b"b"])
+        assert wal.synced_seq == 0
+
+
+def test_close_without_sync_drops_unsynced_records_like_a_crash(tmp_path: Path) -> None:
+    with Wal.open(tmp_path) as wal:
+        wal.append([b"a"])
+        wal.sync()
+        wal.append([b"b"])
+    assert read_all(tmp_path) == [(1, b"a")]
+
+
+# --- torn tails ----------------------------------------------------------------------------
+
+TORN_RECORDS = 5
+_TORN_LAST_RECORD_BYTES = fmt.RECORD_HEADER_BYTES + len(payload_for(TORN_RECORDS))
+
+
+@pytest.mark.parametrize("cut", range(_TORN_LAST_RECORD_BYTES))
+def test_torn_last_record_is_truncated_at_every_byte_offset(tmp_path: Path, cut: int) -> None:
+    payloads = write_log(tmp_path, TORN_RECORDS)
+    segment = only_segment(tmp_path)
+    last_start = record_offsets(segment)[-2]
+    assert segment.stat().st_size - last_start == _TORN_LAST_RECORD_BYTES
+    os.truncate(segment, last_start + cut)
+
+    with Wal.open(tmp_path) as wal:
+        assert wal.recovery.truncated_bytes == cut
+        assert wal.recovery.truncated_offset == (last_start if cut else None)
+        assert wal.last_seq == wal.synced_seq == TORN_RECORDS - 1
+        assert list(wal.replay(1)) == list(enumerate(payloads[:-1], start=1))
+        assert wal.append([b"after the crash"]) == TORN_RECORDS  # the lost seq is reused
+        wal.sync()
+    assert segment.stat().st_size == last_start + fmt.RECORD_HEADER_BYTES + 15
+    assert read_all(tmp_path)[-1] == (TORN_RECORDS, b"after the crash")
+
+
+@pytest.mark.parametrize("garbage", ["zeroes", "ones", "stale"])
+def test_unwritten_tail_bytes_after_the_last_record_are_truncated(
+    tmp_path: Path, garbage: str
+) -> None:
+    """File size durable, data not: the tail reads as zeroes or junk (ext4 data=writeback,
+    XFS). Whatever it holds, no valid record follows, so it is a torn tail."""
+    payloads = write_log(tmp_path, 4)
+    segment = only_segment(tmp_path)
+    junk = {"zeroes": bytes(4096), "ones": b"\xff" * 4096, "stale": b"QWAL" * 1024}[garbage]
+    with segment.open("ab") as file:
+        file.write(junk)
+    with Wal.open(tmp_path) as wal:
+        assert wal.recovery.truncated_bytes == 4096
+        assert list(wal.replay(1)) == list(enumerate(payloads, start=1))
+
+
+def test_bit_flip_in_the_tail_record_is_truncated(tmp_path: Path) -> None:
+    payloads = write_log(tmp_path, 6)
+    segment = only_segment(tmp_path)
+    last_start = record_offsets(segment)[-2]
+    flip_byte(segment, last_start + fmt.RECORD_HEADER_BYTES + 3)
+    with Wal.open(tmp_path) as wal:
+        assert wal.recovery.truncated_offset == last_start
+        assert "checksum" in (wal.recovery.reason or "")
+        assert list(wal.replay(1)) == list(enumerate(payloads[:-1], start=1))
+
+
+# --- corruption that must raise --------------------------------------------------------------
+
+
+def flip_byte(path: Path, offset: int, mask: int = 0x01) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= mask
+    path.write_bytes(bytes(data))
+
+
+_MIDDLE_RECORD_BYTES = fmt.RECORD_HEADER_BYTES + len(payload_for(3))
+
+
+@pytest.mark.parametrize("index", range(_MIDDLE_RECORD_BYTES))
+@pytest.mark.parametrize("mask", [0x01, 0x80])
+def test_bit_flip_in_a_middle_record_of_the_tail_segment_raises(
+    tmp_path: Path, index: int, mask: int
+) -> None:
+    """Any flipped bit of record 3 of 6 -- length, seq, checksum or payload -- is
+    corruption, not a torn tail, because later records survive intact."""
+    write_log(tmp_path, 6)
+    segment = only_segment(tmp_path)
+    start = record_offsets(segment)[2]
+    flip_byte(segment, start + index, mask)
+    before = segment.read_bytes()
+    with pytest.raises(WalCorruption) as caught:
+        Wal.open(tmp_path)
+    assert caught.value.segment == segment.name
+    assert caught.value.offset == start
+    assert segment.read_bytes() == before  # nothing was truncated or repaired
+
+
+def test_corruption_in_an_earlier_segment_raises_even_at_its_end(tmp_path: Path) -> None:
+    write_log(tmp_path, 40, segment_size_bytes=300)
+    first, *_ = sorted(tmp_path.glob("wal-*.log"))
+    last_start = record_offsets(first)[-2]
+    flip_byte(first, first.stat().st_size - 1)
+    with pytest.raises(WalCorruption) as caught:
+        Wal.open(tmp_path, segment_size_bytes=300)
+    assert (caught.value.segment, caught.value.offset) == (first.name, last_start)
+
+    write_log(tmp_path / "again", 40, segment_size_bytes=300)
+    first = sorted((tmp_path / "again").glob("wal-*.log"))[0]
+    os.truncate(first, first.stat().st_size - 1)  # a torn end is only legal in the last one
+    with pytest.raises(WalCorruption, match="incomplete"):
+        Wal.open(tmp_path / "again", segment_size_bytes=300)
+
+
+def test_corruption_is_caught_on_replay_too(tmp_path: Path) -> None:
+    write_log(tmp_path, 10)
+    segment = only_segment(tmp_path)
+    with Wal.open(tmp_path) as wal:
+        start = record_offsets(segment)[4]
+        flip_byte(segment, start + fmt.RECORD_HEADER_BYTES)  # rot after a clean open
+        replay = wal.replay(1)
+        assert [seq for seq, _ in (next(replay) for _ in range(4))] == [1, 2, 3, 4]
+        with pytest.raises(WalCorruption) as caught:
+            next(replay)
+        assert caught.value.offset == start
+
+
+def test_damage_wiping_many_tail_records_is_torn_only_past_the_search_window(
+    tmp_path: Path,
+) -> None:
+    """Documented limit: damage is classified by whether one of the next
+    fmt.SURVIVOR_SEARCH_RECORDS records survives after it."""
+    count = fmt.SURVIVOR_SEARCH_RECORDS + 10
+    write_log(tmp_path, count)
+    segment = only_segment(tmp_path)
+    offsets = record_offsets(segment)
+    zero_range(segment, offsets[5], offsets[5 + fmt.SURVIVOR_SEARCH_RECORDS - 1])
+    with pytest.raises(WalCorruption, match="intact"):
+        Wal.open(tmp_path)
+
+    write_log(tmp_path / "wide", count)
+    segment = only_segment(tmp_path / "wide")
+    zero_range(segment, offsets[5], offsets[5 + fmt.SURVIVOR_SEARCH_RECORDS])
+    with Wal.open(tmp_path / "wide") as wal:
+        assert wal.last_seq == 5
+
+
+def zero_range(path: Path, start: int, end: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[start:end] = bytes(end - start)
+    path.write_bytes(bytes(data))
+
+
+def test_valid_record_with_wrong_sequence_raises_even_at_the_tail(tmp_path: Path) -> None:
+    write_log(tmp_path, 3)
+    segment = only_segment(tmp_path)
+    with segment.open("ab") as file:
+        file.write(fmt.encode_record(9, b"misdirected"))
+    with pytest.raises(WalCorruption, match="found seq 9, expected 4"):
+        Wal.open(tmp_path)
+
+
+def test_damaged_segment_header_raises(tmp_path: Path) -> None:
+    write_log(tmp_path, 3)
+    segment = only_segment(tmp_path)
+    flip_byte(segment, 9)
+    with pytest.raises(WalCorruption, match="segment header") as caught:
+        Wal.open(tmp_path)
+    assert caught.value.offset == 0
+
+
+def test_segment_name_must_match_its_header(tmp_path: Path) -> None:
+    write_log(tmp_path, 3)
+    segment = only_segment(tmp_path)
+    segment.rename(tmp_path / fmt.segment_file_name(2))
+    with pytest.raises(WalCorruption, match="name says"):
+        Wal.open(tmp_path)
+
+
+def test_missing_segment_in_the_middle_raises(tmp_path: Path) -> None:
+    write_log(tmp_path, 40, segment_size_bytes=300)
+    segments = sorted(tmp_path.glob("wal-*.log"))
+    segments[2].unlink()
+    with pytest.raises(WalCorruption, match="expected"):
+        Wal.open(tmp_path, segment_size_bytes=300)
+
+
+def test_empty_segment_before_the_tail_raises(tmp_path: Path) -> None:
+    write_log(tmp_path, 3)
+    (tmp_path / fmt.segment_file_name(4)).write_bytes(fmt.encode_segment_header(4))
+    (tmp_path / fmt.segment_file_name(5)).write_bytes(fmt.encode_segment_header(5))
+    with pytest.raises(WalCorruption, match="empty segment"):
+        Wal.open(tmp_path)
+
+
+def test_empty_tail_segment_left_by_a_crash_is_used(tmp_path: Path) -> None:
+    write_log(tmp_path, 3)
+    (tmp_path / fmt.segment_file_name(4)).write_bytes(fmt.encode_segment_header(4))
+    with Wal.open(tmp_path) as wal:
+        assert wal.last_seq == 3
+        assert wal.append([b"d"]) == 4
+        wal.sync()
+        assert len(wal.segment_names) == 2
+
+
+def test_unfinished_segment_creation_is_cleaned_up(tmp_path: Path) -> None:
+    write_log(tmp_path, 3)
+    (tmp_path / (fmt.segment_file_name(4) + ".tmp")).write_bytes(b"QW")
+    with Wal.open(tmp_path) as wal:
+        assert wal.recovery.removed_temporary_files == 1
+        assert wal.last_seq == 3
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+# --- truncation after checkpoint -------------------------------------------------------------
+
+
+def test_truncate_before_deletes_only_whole_segments_below_seq(tmp_path: Path) -> None:
+    payloads = write_log(tmp_path, 60, segment_size_bytes=300)
+    with Wal.open(tmp_path, segment_size_bytes=300) as wal:
+        firsts = [fmt.parse_segment_file_name(name) for name in wal.segment_names]
+        assert len(firsts) > 4
+        cut = firsts[3]
+        assert cut is not None
+        assert wal.truncate_before(cut + 1) == 3  # seq cut is in segment 3: it stays
+        assert wal.first_seq == cut
+        assert list(wal.replay(cut)) == list(enumerate(payloads[cut - 1 :], start=cut))
+        with pytest.raises(ValueError, match="truncated"):
+            wal.replay(cut - 1)
+        assert wal.truncate_before(cut) == 0
+    with Wal.open(tmp_path, segment_size_bytes=300) as wal:
+        assert (wal.first_seq, wal.last_seq) == (cut, 60)
+
+
+def test_truncate_before_never_deletes_the_tail(tmp_path: Path) -> None:
+    write_log(tmp_path, 60, segment_size_bytes=300)
+    with Wal.open(tmp_path, segment_size_bytes=300) as wal:
+        wal.truncate_before(61)
+        assert len(wal.segment_names) == 1
+        assert wal.last_seq == 60
+        with pytest.raises(ValueError, match="durable"):
+            wal.truncate_before(62)
+    with Wal.open(tmp_path, segment_size_bytes=300) as wal:
+        assert wal.append([b"next"]) == 61
+
+
+def test_truncate_before_keeps_a_segment_whose_successor_is_not_on_disk(tmp_path: Path) -> None:
+    with Wal.open(tmp_path, segment_size_bytes=100) as wal:
+        wal.append([b"a" * 60])
+        wal.sync()
+        wal.append([b"b" * 60])  # rolls to a segment that exists only in memory
+        assert wal.truncate_before(2) == 0
+        assert wal.segment_names == [fmt.segment_file_name(1)]
+        wal.sync()
+        assert wal.truncate_before(2) == 1
+        assert wal.segment_names == [fmt.segment_file_name(2)]
+
+
+def test_copied_log_directory_reopens_identically(tmp_path: Path) -> None:
+    payloads = write_log(tmp_path / "a", 30, segment_size_bytes=200)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    (tmp_path / "b" / "wal.lock").unlink()
+    assert read_all(tmp_path / "b", segment_size_bytes=200) == list(enumerate(payloads, start=1))
