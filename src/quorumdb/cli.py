@@ -24,6 +24,10 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--replicas", type=int, choices=(1, 3), default=1,
                        help="replicas per partition: 1 (light default) or 3 (a Multi-Paxos "
                             "group per partition across three in-process nodes/AZs)")
+    serve.add_argument("--stale-reads", action="store_true",
+                       help="with --replicas 3: serve eventually consistent reads from any "
+                            "replica (they may lag by up to a heartbeat, as on AWS); by "
+                            "default they are served by the leader")
     serve.add_argument("--log-level", default="WARNING")
 
 
@@ -45,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=None if args.in_memory else args.data_dir,
             region=args.region, credentials_path=args.credentials,
             transition_delay_s=args.table_transition_ms / 1000.0,
-            replicas=args.replicas,
+            replicas=args.replicas, eventual_reads_anywhere=args.stale_reads,
         ))
     if args.command == "bench":
         from quorumdb.bench.run import main as bench_main

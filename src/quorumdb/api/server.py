@@ -33,6 +33,7 @@ class ServeOptions:
     credentials_path: str | None = None
     transition_delay_s: float = 0.0
     replicas: int = 1
+    eventual_reads_anywhere: bool = False
 
 
 async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> None:
@@ -40,7 +41,8 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
     if options.replicas == 1:
         engine = Engine(options.data_dir)
     else:
-        store = ReplicatedStore(options.data_dir, options.replicas)
+        store = ReplicatedStore(options.data_dir, options.replicas,
+                                eventual_reads_anywhere=options.eventual_reads_anywhere)
         store.start()
         engine = store
     credentials: Credentials | None = None

@@ -157,7 +157,7 @@ class Partition:
     def ready(self) -> bool:
         return not self.dropped
 
-    def get(self, key: bytes) -> bytes | None:
+    def get(self, key: bytes, consistent: bool = True) -> bytes | None:
         with self.engine.env.begin(db=self.db, buffers=False) as txn:
             stored = txn.get(stored_key(key))
         if stored is None:
@@ -174,7 +174,7 @@ class Partition:
         return self.get(key), None
 
     def scan(
-        self, start: bytes, end: bytes | None, reverse: bool = False
+        self, start: bytes, end: bytes | None, reverse: bool = False, consistent: bool = True
     ) -> Iterator[tuple[bytes, bytes]]:
         """Committed entries with ``start <= key < end`` (``end`` None: to the end), in key
         order or reversed. The read transaction stays open while the caller iterates, so

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 
 from quorumdb.errors import InternalServerError, ServiceUnavailableException
@@ -52,9 +53,24 @@ class GroupPartition:
     def ready(self) -> bool:
         return self.leader() is not None
 
-    def _reader(self) -> StorageNode:
+    def _leader_or_unavailable(self) -> StorageNode:
         leader = self.leader()
         if leader is None:
+            raise ServiceUnavailableException(NO_LEADER)
+        return leader
+
+    def _reader(self, consistent: bool) -> StorageNode:
+        """Strongly consistent reads: the leader, under a valid lease after its own no-op
+        committed. Eventually consistent reads: any live full replica (DESIGN.md, Reads)."""
+        if not consistent and self.store.eventual_reads_anywhere:
+            live = [n for n in self.store.nodes if n.node_id not in self.store.transport.down
+                    and self.group in n.members]
+            if live:
+                return live[self.store.next_reader() % len(live)]
+        leader = self._leader_or_unavailable()
+        if consistent and not leader.members[self.group].replica.can_read_consistently(
+            time.monotonic_ns()
+        ):
             raise ServiceUnavailableException(NO_LEADER)
         return leader
 
@@ -63,22 +79,25 @@ class GroupPartition:
         leader = self.leader() or self.store.nodes[0]
         return leader.engine.open_partition(self.name).stats
 
-    def get(self, key: bytes) -> bytes | None:
-        return self._reader().engine.open_partition(self.name).get(key)
+    def get(self, key: bytes, consistent: bool = True) -> bytes | None:
+        return self._reader(consistent).engine.open_partition(self.name).get(key)
 
-    def scan(self, start: bytes, end: bytes | None, reverse: bool = False
-             ) -> Iterator[tuple[bytes, bytes]]:
-        return self._reader().engine.open_partition(self.name).scan(start, end, reverse)
+    def scan(self, start: bytes, end: bytes | None, reverse: bool = False,
+             consistent: bool = True) -> Iterator[tuple[bytes, bytes]]:
+        node = self._reader(consistent)
+        return node.engine.open_partition(self.name).scan(start, end, reverse)
 
     def latest(self, key: bytes) -> tuple[bytes | None, asyncio.Future[None] | None]:
+        """The leader's newest image: its unapplied proposals over its applied state."""
         staged = self.overlay.get(key)
         if staged is not None:
             return staged
-        return self.get(key), None
+        leader = self._leader_or_unavailable()
+        return leader.engine.open_partition(self.name).get(key), None
 
     def stage(self, key: bytes, value: bytes | None, old_size: int, new_size: int,
               old_exists: bool) -> asyncio.Future[None]:
-        leader = self._reader()
+        leader = self._leader_or_unavailable()
         proposal = leader.propose(self.group, encode_writes(self.name, [(key, value)]))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.overlay[key] = (value, done)
@@ -107,7 +126,8 @@ class ReplicatedStore:
     durable LMDB, partitions as replication groups across N in-process nodes."""
 
     def __init__(self, data_dir: str | None, replicas: int = 3,
-                 limits: Limits = DEFAULT_LIMITS) -> None:
+                 limits: Limits = DEFAULT_LIMITS, eventual_reads_anywhere: bool = False
+                 ) -> None:
         assert replicas >= 1
         self.catalog_engine = Engine(None if data_dir is None else os.path.join(data_dir,
                                                                               "catalog"))
@@ -120,6 +140,16 @@ class ReplicatedStore:
         self.membership = Membership(voters=tuple(NodeId(i + 1) for i in range(replicas)))
         self.partitions: dict[str, GroupPartition] = {}
         self.tasks: list[asyncio.Task[None]] = []
+        self.readers = 0
+        # Off by default: like DynamoDB Local, eventually consistent reads then see every
+        # acknowledged write, which is what most test suites silently assume. On, they go
+        # round-robin to any live replica and may be stale by up to a heartbeat, as on AWS.
+        self.eventual_reads_anywhere = eventual_reads_anywhere
+
+    def next_reader(self) -> int:
+        """Round-robin over replicas for eventually consistent reads."""
+        self.readers += 1
+        return self.readers
 
     # -- the catalog's storage --------------------------------------------------------------
     def meta_get(self, key: bytes) -> bytes | None:

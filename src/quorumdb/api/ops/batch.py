@@ -110,7 +110,7 @@ def batch_get_item(ctx: Context, body: dict[str, Any]) -> Result:
                 rest["Keys"] = requests[name]["Keys"][index:]
                 unprocessed[name] = rest
                 break
-            raw = table.partition.get(storage_key)
+            raw = table.partition.get(storage_key, consistent)
             size = unpack_size(raw) if raw is not None else 0
             units[name] += capacity.read_capacity_units(size, consistent)
             if raw is None:

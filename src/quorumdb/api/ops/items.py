@@ -181,8 +181,8 @@ def get_item(ctx: Context, body: dict[str, Any]) -> Result:
     projection = prepare_read(body)
     table = data_table(ctx, body["TableName"])
     _, key = _key_of(table, body["Key"])
-    raw = table.partition.get(key)
     consistent = bool(body.get("ConsistentRead"))
+    raw = table.partition.get(key, consistent)
     result: dict[str, Any] = {}
     size = 0
     if raw is not None:

@@ -154,10 +154,10 @@ class _Page:
 
 def _read_page(table: Table, start: bytes, end: bytes | None, reverse: bool,
                limit: int | None, filter_cond: Any, projection: Any,
-               count_only: bool) -> _Page:
+               count_only: bool, consistent: bool) -> _Page:
     page = _Page(limit)
     raw_ok = filter_cond is None and projection is None
-    for _, value in table.partition.scan(start, end, reverse):
+    for _, value in table.partition.scan(start, end, reverse, consistent):
         page.scanned += 1
         page.size += unpack_size(value)
         page.last_value = value
@@ -228,7 +228,7 @@ def query(ctx: Context, body: dict[str, Any]) -> Result:
         page = _Page(None)
     else:
         page = _read_page(table, start, end, reverse, body.get("Limit"), filter_cond,
-                          projection, select == "COUNT")
+                          projection, select == "COUNT", bool(body.get("ConsistentRead")))
     return _result(table, body, page, select)
 
 
@@ -268,5 +268,5 @@ def scan(ctx: Context, body: dict[str, Any]) -> Result:
                 "The provided Exclusive start key does not map to the provided segment")
         start = exclusive + b"\x00"
     page = _read_page(table, start, end, False, body.get("Limit"), filter_cond, projection,
-                      select == "COUNT")
+                      select == "COUNT", bool(body.get("ConsistentRead")))
     return _result(table, body, page, select)
