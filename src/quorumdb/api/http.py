@@ -37,8 +37,10 @@ class _TooLarge(Exception):
 
 
 class HttpProtocol(asyncio.Protocol):
-    def __init__(self, handler: Handler, too_large: Callable[[], Response]) -> None:
+    def __init__(self, handler: Handler, too_large: Callable[[], Response],
+                 connections: set[HttpProtocol] | None = None) -> None:
         self.handler = handler
+        self.connections = connections
         self.too_large = too_large
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
@@ -55,10 +57,28 @@ class HttpProtocol(asyncio.Protocol):
     # -- asyncio callbacks -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # uvloop's is no subclass
+        if self.connections is not None:
+            self.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         self.closing = True
+        if self.connections is not None:
+            self.connections.discard(self)
+
+    def idle(self) -> bool:
+        return not self.pending
+
+    def stop_reading(self) -> None:
+        """Shutdown, step 1: take no further requests on this connection."""
+        if self.transport is not None:
+            self.transport.pause_reading()
+            self.paused = True
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -137,7 +157,7 @@ class HttpProtocol(asyncio.Protocol):
                 return
             self.pending.popleft()
             self._write(response, self.framing.popleft())
-        if self.paused and self.transport is not None:
+        if self.paused and self.transport is not None and not self.closing:
             self.paused = False
             self.transport.resume_reading()
 

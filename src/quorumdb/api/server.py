@@ -23,6 +23,8 @@ from quorumdb.storage.replicated import ReplicatedStore
 
 log = logging.getLogger("quorumdb.serve")
 
+SHUTDOWN_S = 10.0
+
 
 @dataclass(frozen=True)
 class ServeOptions:
@@ -52,8 +54,9 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
                       options={"endpoint_address": f"{options.host}:{options.port}"})
     service = Service(context, OPERATIONS, credentials)
     loop = asyncio.get_running_loop()
+    connections: set[HttpProtocol] = set()
     server = await loop.create_server(
-        lambda: HttpProtocol(service.handle, service.too_large),
+        lambda: HttpProtocol(service.handle, service.too_large, connections),
         options.host, options.port, reuse_address=True, backlog=1024,
     )
     stop = asyncio.Event()
@@ -69,8 +72,25 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
         await stop.wait()
     finally:
         server.close()
+        await _finish_connections(connections)
         await engine.drain()
         engine.close()
+
+
+async def _finish_connections(connections: set[HttpProtocol]) -> None:
+    """Clean shutdown: stop reading requests, answer the ones in flight (their writes
+    become durable first), then close every connection. Bounded by SHUTDOWN_S."""
+    for connection in list(connections):
+        connection.closing = True
+        connection.stop_reading()
+    deadline = asyncio.get_running_loop().time() + SHUTDOWN_S
+    while any(not c.idle() for c in connections):
+        if asyncio.get_running_loop().time() > deadline:
+            log.warning("shutdown: %d connections still busy", len(connections))
+            break
+        await asyncio.sleep(0.01)
+    for connection in list(connections):
+        connection.close()
 
 
 def run(options: ServeOptions) -> int:
