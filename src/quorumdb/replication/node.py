@@ -227,7 +227,10 @@ class Replica:
                 deadline = min(deadline, self.transfer_deadline_ns)
             return deadline
         if self.check_deadline_ns is not None:
-            return min(self.election_deadline_ns, self.check_deadline_ns)
+            # While a leader check is pending the (already passed) election deadline is
+            # not actionable: follower_tick waits for the check's verdict or deadline.
+            # Returning it would make a driver that ticks "at or after the deadline" spin.
+            return self.check_deadline_ns
         return self.election_deadline_ns
 
     # ---------------------------------------------------------------- Ready / Advance
