@@ -129,6 +129,7 @@ def campaign(r: Replica, now_ns: int, transfer_from: Ballot | None) -> None:
     r.campaign_from_slot = Slot(r.commit_slot + 1)
     r.campaign_transfer_from = transfer_from
     r.promises = {r.node_id: own_promise(r, ballot)}
+    r.refusals = set()
     reset_election_deadline(r, now_ns)
     for member in r.membership.members:
         if member != r.node_id:
@@ -178,9 +179,16 @@ def handle_promise(r: Replica, msg: Promise, now_ns: int) -> None:
     if r.role is not Role.CANDIDATE or msg.ballot != r.promised:
         return
     if not msg.ok:
-        r.role = Role.FOLLOWER  # outvoted, leased out, or too far behind: wait and retry
-        r.promises = {}
-        reset_election_deadline(r, now_ns)
+        r.refusals.add(msg.src)
+        # A higher promise elsewhere ends the attempt. A "lease" or "lagging" refusal only
+        # does when the members that have not refused can no longer form a quorum: any
+        # quorum of promises is enough for Paxos, and the lagging rule guarantees that a
+        # candidate missing a membership change meets a refusal in every quorum.
+        remaining = [m for m in r.membership.members if m not in r.refusals]
+        if msg.reason == "ballot" or not is_quorum(r.membership, remaining):
+            r.role = Role.FOLLOWER  # outvoted, leased out, or too far behind: retry later
+            r.promises = {}
+            reset_election_deadline(r, now_ns)
         return
     r.promises[msg.src] = msg
     _maybe_win(r, now_ns)

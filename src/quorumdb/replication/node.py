@@ -102,6 +102,7 @@ class Replica:
         self.check_denials: set[NodeId] = set()
         # Candidate state.
         self.promises: dict[NodeId, Promise] = {}
+        self.refusals: set[NodeId] = set()  # members that refused the current candidacy
         self.campaign_from_slot = Slot(1)
         self.campaign_transfer_from: Ballot | None = None
         # Leader state.

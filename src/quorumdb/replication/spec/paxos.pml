@@ -1,0 +1,515 @@
+/*
+ * paxos.pml -- Promela model of quorumdb's replication protocol (issue 4, point 6).
+ *
+ * What this is: the protocol summary of src/quorumdb/replication/__init__.py written as
+ * one guarded-action system (TLA+ style: a single process whose loop picks any enabled
+ * action atomically), checked by spin.  README.md beside this file maps every action to
+ * the code and lists the abstractions and bounds.
+ *
+ * Properties (assertions; spin -DSAFETY, every reachable state):
+ *   P1 agreement      no two different values are ever chosen for one slot
+ *   P2 one lease      never two leaders holding a lease at the same real instant
+ *   P3 log replica    a log replica never becomes candidate or leader
+ *   P4 lease read     a leader allowed to read consistently (live lease, own no-op and
+ *                     every slot before it committed) holds every chosen value, and
+ *                     every value up to its no-op is chosen
+ *
+ * Compile-time switches (gcc -D...):
+ *   LOG_REPLICA   group = full replicas 0,1 + log replica 2 (quorum 2 of 3)
+ *   BUG_QUORUM1   quorum of 1                                     -> P1 fails
+ *   BUG_DRIFT     leader lease = sent + LEASE - DRIFT (per-clock bound, not the
+ *                 relative bound 2*DRIFT)                         -> P2 fails
+ *   BUG_RESTART   a restarted node forgets the leases it granted -> P2 fails
+ *   BUG_NOREPROPOSE new leader ignores accepted values in promises -> P1 fails
+ *   BUG_LOGLEADER log replica may campaign                        -> P3 fails
+ *   BUG_READ_EARLY reads before the own no-op is committed        -> P4 fails
+ *   BUG_TRANSFER_RESUME after an abandoned transfer the old leader resumes under the
+ *                 same ballot                                     -> P2 fails
+ *   REACH_CHOSEN, REACH_HANDOVER, REACH_READ, REACH_LOG_VOTE
+ *                 non-vacuity probes: assert that a good state is NOT reachable;
+ *                 spin must report a violation (the state is reachable).
+ */
+
+/* ---------------------------------------------------------------- bounds */
+#define NN        3             /* replicas (node ids 0..NN-1) */
+#define S         2             /* log slots 0..S-1 (code slots start at 1) */
+#define R         2             /* election rounds 1..R per node */
+#define NB        ((R+1)*NN)    /* ballots 0..NB-1; ballot = round*NN + node; 0 = none */
+#define LEASE     3             /* lease_ns, in ticks */
+#define DRIFT     1             /* every clock reads true time + [0, DRIFT] */
+#define MAX_DRIFT (2*DRIFT)     /* max_drift_ns: two clocks measure one interval
+                                   differently by at most this much */
+#define T_MAX     6             /* time horizon, ticks */
+#define MAX_CRASH 1             /* crashes in one behaviour */
+
+/* the action enumeration at the end of this file is written out for these bounds */
+#if NN != 3 || S != 2 || R != 2 || DRIFT != 1
+#error "the enumeration macros assume NN=3, S=2, R=2, DRIFT=1: update them together"
+#endif
+
+#ifdef BUG_QUORUM1
+#define Q 1
+#else
+#define Q 2                     /* quorum_size() of 3 members */
+#endif
+
+#ifdef BUG_DRIFT
+#define MARGIN DRIFT
+#else
+#define MARGIN MAX_DRIFT
+#endif
+
+#ifdef LOG_REPLICA
+#define IS_LOG(n) ((n) == NN-1)
+#else
+#define IS_LOG(n) false
+#endif
+
+#define FOLLOWER  0
+#define CANDIDATE 1
+#define LEADER    2
+
+#define OWNER(b)       ((b) % NN)
+#define VAL(b, kind)   ((b)*2 + (kind))     /* kind 0 = no-op, 1 = client data */
+#define KIND(v)        ((v) % 2)
+#define BIT(i)         (1 << (i))
+#define POP(m)         (((m)&1) + (((m)>>1)&1) + (((m)>>2)&1) + (((m)>>3)&1))
+#define LOCAL(n)       (now + skew[n])
+#define IDX(n, s)      ((n)*S + (s))
+#define PIDX(b, a, s)  (((b)*NN + (a))*S + (s))
+/* every slot up to and including the leader's own no-op is committed */
+#ifdef BUG_READ_EARLY
+#define NOOP_COMMITTED(n) true
+#else
+#define NOOP_COMMITTED(n) ((cmask[n] & (BIT(noop_slot[n] + 1) - 1)) == BIT(noop_slot[n] + 1) - 1)
+#endif
+#define HOLDS_LEASE(n) (up[n] && role[n] == LEADER && LOCAL(n) < lease_end[n])
+
+/* non-vacuity probes: each asserts that a wanted state is unreachable, so spin must
+   report an assertion violation (a trail to that state) when the probe is enabled */
+#ifdef REACH_READ      /* a read is served after two different leaders held leases */
+#define PROBE_READ     assert(POP(ever_lease) < 2)
+#else
+#define PROBE_READ     skip
+#endif
+#ifdef REACH_HANDOVER  /* two different leaders held leases, one after the other */
+#define PROBE_HANDOVER assert(POP(ever_lease) < 2)
+#else
+#define PROBE_HANDOVER skip
+#endif
+#ifdef REACH_CHOSEN    /* a client value is chosen */
+#define PROBE_CHOSEN   assert(KIND(v) == 0)
+#else
+#define PROBE_CHOSEN   skip
+#endif
+#ifdef REACH_LOG_VOTE  /* a client value is chosen by a quorum that needs the log replica */
+#define PROBE_LOG_VOTE assert(!(voted[b*S + s] & BIT(NN-1)) || POP(voted[b*S + s]) > Q || KIND(v) == 0)
+#else
+#define PROBE_LOG_VOTE skip
+#endif
+
+/* ---------------------------------------------------------------- state */
+byte now;                       /* global real time */
+byte skew[NN];                  /* local clock = now + skew, 0 <= skew <= DRIFT */
+bit  up[NN];
+byte crashes;
+
+/* persistent (HardState + WAL): survives a crash */
+byte promised[NN];
+byte abal[NN*S];                /* accepted ballot per slot, 0 = none */
+byte aval[NN*S];                /* accepted value per slot */
+byte kcommit[NN];               /* slots 0..kcommit-1 known chosen (commit_slot) */
+
+/* volatile acceptor state */
+byte lease_until[NN];           /* lease_granted_until, local time */
+byte lease_bal[NN];             /* ballot the latest lease was granted to */
+
+/* volatile proposer state */
+byte role[NN];
+byte cbal[NN];                  /* ballot of the current campaign / leadership */
+byte noop_slot[NN];             /* slot of the leader's own no-op; S = none */
+byte cmask[NN];                 /* slots the leader knows committed */
+byte lease_end[NN];             /* leader lease, local time (exclusive) */
+bit  xfer[NN];                  /* leadership transfer in progress */
+
+/* the network: sets of messages ever sent.  A message in the set can be delivered
+   any number of times, in any order, or never (loss, duplication, reordering). */
+unsigned prep_sent : 16;        /* Prepare(b) sent, bit per ballot */
+byte prep_from[NB];             /* Prepare.from_slot */
+byte prep_tf[NB];               /* Prepare.transfer_from, 0 = none */
+byte prom_mask[NB];             /* Promise(b) from acceptor a: bit a */
+byte prom_bal[NB*NN*S];         /* Promise payload: accepted entries from from_slot */
+byte prom_val[NB*NN*S];
+byte accmsg[NB*S];              /* Accept(b, s, v): v, 0 = not sent */
+byte hb_bal[NN];                /* latest heartbeat round of node n: ballot, */
+byte hb_time[NN];               /*   sent_ns (leader local time), */
+byte hb_commit[NN];             /*   commit index carried, */
+byte hb_ack[NN];                /*   Accepted(sent_ns) from acceptor a: bit a */
+byte tn[NN];                    /* TimeoutNow to node n: sender's ballot, 0 = none */
+
+/* ghost (observer) state */
+byte voted[NB*S];               /* acceptors that accepted ballot b in slot s */
+byte chosen[S];                 /* the value chosen in slot s, 0 = none yet */
+byte ever_lease;                /* nodes that ever held a lease */
+
+/* scratch variables: written before read inside one d_step, so kept out of the
+   state vector (hidden) */
+hidden byte i, j, k, v, hi, best, bb;
+
+/* ---------------------------------------------------------------- checks */
+inline check_invariants() {
+  i = 0;
+  do
+  :: i < NN ->
+     j = i + 1;
+     do
+     :: j < NN -> assert(!(HOLDS_LEASE(i) && HOLDS_LEASE(j)));           /* P2 */
+                  j++
+     :: else -> break
+     od;
+     assert(!IS_LOG(i) || role[i] == FOLLOWER);                         /* P3 */
+     if
+     :: HOLDS_LEASE(i) -> ever_lease = ever_lease | BIT(i)
+     :: else -> skip
+     fi;
+     /* P4: can_read_consistently(i) */
+     if
+     :: HOLDS_LEASE(i) && !xfer[i] && noop_slot[i] < S && NOOP_COMMITTED(i) ->
+        j = 0;
+        do
+        :: j < S ->
+           assert(chosen[j] == 0 || chosen[j] == accmsg[cbal[i]*S + j]);
+           assert(j > noop_slot[i] || chosen[j] == accmsg[cbal[i]*S + j]);
+           j++
+        :: else -> break
+        od;
+        PROBE_READ
+     :: else -> skip
+     fi;
+     i++
+  :: else -> break
+  od;
+  PROBE_HANDOVER
+}
+
+/* ---------------------------------------------------------------- helpers */
+/* may acceptor a promise ballot b to a Prepare with transfer_from tf?  Only a higher
+   ballot, and only when no lease it granted is live -- unless the Prepare comes from a
+   transfer away from the very ballot holding that lease. */
+#define CAN_PROMISE(a, b, tf) ((b) > promised[a] && (LOCAL(a) >= lease_until[a] || ((tf) != 0 && (tf) == lease_bal[a])))
+
+/* the ballot a campaign of node n uses: (max round seen + 1, n) */
+#define NEXT_BALLOT(n) ((promised[n] / NN + 1) * NN + (n))
+
+/* acceptor a persists promise b and sends Promise(b) with its entries from from_slot */
+inline promise(a, b) {
+  promised[a] = b;
+  k = prep_from[b];
+  do
+  :: k < S -> prom_bal[PIDX(b, a, k)] = abal[IDX(a, k)];
+              prom_val[PIDX(b, a, k)] = aval[IDX(a, k)];
+              k++
+  :: else -> break
+  od;
+  prom_mask[b] = prom_mask[b] | BIT(a)
+}
+
+inline step_down(n) {
+  role[n] = FOLLOWER; cbal[n] = 0; noop_slot[n] = S; cmask[n] = 0;
+  lease_end[n] = 0; xfer[n] = 0
+}
+
+/* a node that sees a higher ballot than the one it campaigns/leads with steps down */
+inline see_ballot(n, b) {
+  if
+  :: role[n] != FOLLOWER && cbal[n] < b -> step_down(n)
+  :: else -> skip
+  fi
+}
+
+/* k := the longest committed prefix known to leader n */
+inline commit_prefix(n) {
+  k = 0;
+  do
+  :: k < S && (cmask[n] & BIT(k)) -> k++
+  :: else -> break
+  od
+}
+
+/* ---------------------------------------------------------------- actions
+   Each action is an inline whose first statement is its whole guard; the main loop
+   wraps every instance (one per choice of parameters) in a d_step, so one enabled
+   action is one transition and a disabled one is no transition at all.  Every action
+   ends with the invariant checks. */
+
+/* real time advances one tick; every clock reads now + skew, skew in [0, DRIFT].  A
+   clock never runs backwards: skew drops by at most DRIFT <= the tick. */
+inline tick(s0, s1, s2) {
+  now < T_MAX;
+  now++; skew[0] = s0; skew[1] = s1; skew[2] = s2;
+  check_invariants()
+}
+
+/* clock n jumps forward without real time passing */
+inline clock_jump(n) {
+  skew[n] < DRIFT;
+  skew[n]++;
+  check_invariants()
+}
+
+/* crash: volatile state is lost; promised / accepted / commit survive (WAL) */
+inline crash(n) {
+  crashes < MAX_CRASH && up[n];
+  up[n] = 0; crashes++;
+  step_down(n);
+  lease_until[n] = 0; lease_bal[n] = 0;
+  check_invariants()
+}
+
+/* restart: lease_granted_until := now + lease (it may have granted one before) */
+inline restart(n) {
+  !up[n];
+  up[n] = 1;
+#ifndef BUG_RESTART
+  lease_until[n] = LOCAL(n) + LEASE;
+#endif
+  lease_bal[n] = 0;
+  check_invariants()
+}
+
+/* campaign: at an election deadline (tf = 0) or on TimeoutNow (tf = the old leader's
+   ballot).  The candidate persists its promise to itself, then sends Prepare. */
+inline campaign(n, tf) {
+  up[n] && role[n] != LEADER && ELIGIBLE(n) && NEXT_BALLOT(n) < NB && CAN_PROMISE(n, NEXT_BALLOT(n), tf);
+  bb = NEXT_BALLOT(n);
+  prep_from[bb] = kcommit[n];
+  prep_tf[bb] = tf;
+  promise(n, bb);
+  prep_sent = prep_sent | BIT(bb);
+  step_down(n);
+  role[n] = CANDIDATE; cbal[n] = bb;
+  check_invariants()
+}
+
+#ifdef BUG_LOGLEADER
+#define ELIGIBLE(n) true
+#else
+#define ELIGIBLE(n) (!IS_LOG(n))
+#endif
+
+inline election_timeout(n) { campaign(n, 0) }
+
+inline receive_timeout_now(n) {
+  tn[n] != 0 && up[n] && role[n] != LEADER && ELIGIBLE(n) && NEXT_BALLOT(n) < NB && CAN_PROMISE(n, NEXT_BALLOT(n), tn[n]);
+  campaign(n, tn[n])
+}
+
+/* acceptor a receives Prepare(b) */
+inline receive_prepare(a, b) {
+  up[a] && (prep_sent & BIT(b)) && CAN_PROMISE(a, b, prep_tf[b]);
+  see_ballot(a, b);
+  promise(a, b);
+  check_invariants()
+}
+
+/* candidate n holds Promises from the acceptors in m, a quorum.  Slots below
+   from_slot are known chosen and come from its own log; every other slot takes the
+   value of the highest-ballot accepted entry reported; gaps become no-ops; then the
+   leader's own no-op.  All of them are (re-)proposed under its ballot. */
+inline become_leader(n, m) {
+  up[n] && role[n] == CANDIDATE && (m & prom_mask[cbal[n]]) == m && POP(m) >= Q;
+  bb = cbal[n];
+  k = 0; hi = S;            /* hi: highest slot with a value, S = none */
+  do
+  :: k < prep_from[bb] ->
+     accmsg[bb*S + k] = aval[IDX(n, k)]; cmask[n] = cmask[n] | BIT(k);
+     hi = k; k++
+  :: else -> break
+  od;
+  do
+  :: k < S ->
+     best = 0; v = 0; i = 0;
+     do
+     :: i < NN ->
+        if
+        :: (m & BIT(i)) && prom_bal[PIDX(bb, i, k)] > best ->
+           best = prom_bal[PIDX(bb, i, k)]; v = prom_val[PIDX(bb, i, k)]
+        :: else -> skip
+        fi;
+        i++
+     :: else -> break
+     od;
+     if
+#ifdef BUG_NOREPROPOSE
+     :: best > 0 -> accmsg[bb*S + k] = VAL(bb, 1); hi = k
+#else
+     :: best > 0 -> accmsg[bb*S + k] = v; hi = k
+#endif
+     :: else -> skip
+     fi;
+     k++
+  :: else -> break
+  od;
+  k = 0;
+  do
+  :: hi < S && k < hi ->
+     if
+     :: accmsg[bb*S + k] == 0 -> accmsg[bb*S + k] = VAL(bb, 0)
+     :: else -> skip
+     fi;
+     k++
+  :: else -> break
+  od;
+  if
+  :: hi == S -> noop_slot[n] = 0
+  :: else -> noop_slot[n] = hi + 1
+  fi;
+  if
+  :: noop_slot[n] < S -> accmsg[bb*S + noop_slot[n]] = VAL(bb, 0)
+  :: else -> skip
+  fi;
+  role[n] = LEADER;
+  check_invariants()
+}
+
+/* leader n proposes a client value in its next free slot */
+inline propose(n) {
+  up[n] && role[n] == LEADER && !xfer[n] && accmsg[cbal[n]*S + S-1] == 0;
+  bb = cbal[n];
+  k = 0;
+  do
+  :: accmsg[bb*S + k] != 0 -> k++
+  :: else -> break
+  od;
+  accmsg[bb*S + k] = VAL(bb, 1);
+  check_invariants()
+}
+
+/* acceptor a receives Accept(b, s, v): accepts iff b >= promised */
+inline receive_accept(a, b, s) {
+  up[a] && accmsg[b*S + s] != 0 && b >= promised[a] && abal[IDX(a, s)] != b;
+  v = accmsg[b*S + s];
+  see_ballot(a, b);
+  promised[a] = b;
+  abal[IDX(a, s)] = b; aval[IDX(a, s)] = v;
+  voted[b*S + s] = voted[b*S + s] | BIT(a);
+  if
+  :: POP(voted[b*S + s]) >= Q ->
+     assert(chosen[s] == 0 || chosen[s] == v);                  /* P1 agreement */
+     chosen[s] = v;
+     PROBE_CHOSEN;
+     PROBE_LOG_VOTE
+  :: else -> skip
+  fi;
+  check_invariants()
+}
+
+/* leader n has Accepted(b, s) from a quorum: slot s is committed */
+inline learn_commit(n, s) {
+  up[n] && role[n] == LEADER && accmsg[cbal[n]*S + s] != 0 && POP(voted[cbal[n]*S + s]) >= Q && !(cmask[n] & BIT(s));
+  assert(chosen[s] == accmsg[cbal[n]*S + s]);
+  cmask[n] = cmask[n] | BIT(s);
+  commit_prefix(n);
+  if
+  :: k > kcommit[n] -> kcommit[n] = k
+  :: else -> skip
+  fi;
+  check_invariants()
+}
+
+/* leader n starts a heartbeat round: an empty Accept with sent_ns = its local time */
+inline heartbeat(n) {
+  up[n] && role[n] == LEADER && (hb_bal[n] != cbal[n] || hb_time[n] != LOCAL(n));
+  hb_bal[n] = cbal[n]; hb_time[n] = LOCAL(n); hb_ack[n] = 0;
+  commit_prefix(n); hb_commit[n] = k;
+  check_invariants()
+}
+
+/* acceptor a receives node n's latest heartbeat: accepts iff ballot >= promised, and
+   then grants a lease from its own clock; learns commit := max(commit, min(leader
+   commit, match_slot)) */
+inline receive_heartbeat(a, n) {
+  up[a] && hb_bal[n] != 0 && hb_bal[n] >= promised[a] && !(lease_until[a] == LOCAL(a) + LEASE && lease_bal[a] == hb_bal[n] && (hb_ack[n] & BIT(a)));
+  bb = hb_bal[n];
+  see_ballot(a, bb);
+  promised[a] = bb;
+  lease_until[a] = LOCAL(a) + LEASE; lease_bal[a] = bb;
+  hb_ack[n] = hb_ack[n] | BIT(a);
+  k = 0;
+  do
+  :: k < hb_commit[n] && (k < kcommit[a] || abal[IDX(a, k)] == bb) -> k++
+  :: else -> break
+  od;
+  if
+  :: k > kcommit[a] -> kcommit[a] = k
+  :: else -> skip
+  fi;
+  check_invariants()
+}
+
+/* leader n holds Accepted(sent_ns) from a quorum (itself included): its lease runs to
+   sent_ns + LEASE - MARGIN on its own clock */
+inline gain_lease(n) {
+  up[n] && role[n] == LEADER && !xfer[n] && hb_bal[n] == cbal[n] && POP(hb_ack[n]) >= Q && hb_time[n] + LEASE - MARGIN > lease_end[n];
+  lease_end[n] = hb_time[n] + LEASE - MARGIN;
+  check_invariants()
+}
+
+/* leadership transfer from n to t: stop proposing, void the own lease, TimeoutNow */
+inline transfer(n, t) {
+  up[n] && role[n] == LEADER && !xfer[n] && !IS_LOG(t);
+  xfer[n] = 1; lease_end[n] = 0; tn[t] = cbal[n];
+  check_invariants()
+}
+
+/* the transfer is abandoned (election_timeout_ns without a new leader) */
+inline abandon_transfer(n) {
+  up[n] && role[n] == LEADER && xfer[n];
+#ifdef BUG_TRANSFER_RESUME
+  xfer[n] = 0;              /* resume leading under the same ballot */
+#else
+  step_down(n);             /* retire the ballot: lead again only after a new election */
+#endif
+  check_invariants()
+}
+
+/* ---------------------------------------------------------------- enumeration */
+#define D(x)       :: d_step { x }
+#define EACH_N(F)  D(F(0)) D(F(1)) D(F(2))
+#define EACH_B(F, a) D(F(a, 3)) D(F(a, 4)) D(F(a, 5)) D(F(a, 6)) D(F(a, 7)) D(F(a, 8))
+#define EACH_NB(F) EACH_B(F, 0) EACH_B(F, 1) EACH_B(F, 2)
+#define EACH_BS(F, a, b) D(F(a, b, 0)) D(F(a, b, 1))
+#define EACH_B_S(F, a) EACH_BS(F, a, 3) EACH_BS(F, a, 4) EACH_BS(F, a, 5) EACH_BS(F, a, 6) EACH_BS(F, a, 7) EACH_BS(F, a, 8)
+#define EACH_NBS(F) EACH_B_S(F, 0) EACH_B_S(F, 1) EACH_B_S(F, 2)
+#define EACH_NS(F) D(F(0, 0)) D(F(0, 1)) D(F(1, 0)) D(F(1, 1)) D(F(2, 0)) D(F(2, 1))
+#define EACH_NN(F) D(F(0, 0)) D(F(0, 1)) D(F(0, 2)) D(F(1, 0)) D(F(1, 1)) D(F(1, 2)) D(F(2, 0)) D(F(2, 1)) D(F(2, 2))
+#define EACH_NM(F) D(F(0, 1)) D(F(0, 2)) D(F(1, 0)) D(F(1, 2)) D(F(2, 0)) D(F(2, 1))
+#define EACH_N_QUORUM(F, n) D(F(n, 1)) D(F(n, 2)) D(F(n, 3)) D(F(n, 4)) D(F(n, 5)) D(F(n, 6)) D(F(n, 7))
+#define EACH_N_Q(F) EACH_N_QUORUM(F, 0) EACH_N_QUORUM(F, 1) EACH_N_QUORUM(F, 2)
+
+/* ---------------------------------------------------------------- the system */
+init {
+  d_step {
+    up[0] = 1; up[1] = 1; up[2] = 1;
+    noop_slot[0] = S; noop_slot[1] = S; noop_slot[2] = S
+  };
+  do
+  D(tick(0, 0, 0)) D(tick(0, 0, 1)) D(tick(0, 1, 0)) D(tick(0, 1, 1))
+  D(tick(1, 0, 0)) D(tick(1, 0, 1)) D(tick(1, 1, 0)) D(tick(1, 1, 1))
+  EACH_N(clock_jump)
+  EACH_N(crash)
+  EACH_N(restart)
+  EACH_N(election_timeout)
+  EACH_N(receive_timeout_now)
+  EACH_NB(receive_prepare)
+  EACH_N_Q(become_leader)
+  EACH_N(propose)
+  EACH_NBS(receive_accept)
+  EACH_NS(learn_commit)
+  EACH_N(heartbeat)
+  EACH_NN(receive_heartbeat)
+  EACH_N(gain_lease)
+  EACH_NM(transfer)
+  EACH_N(abandon_transfer)
+  od
+}
