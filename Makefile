@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck venv clean
+.PHONY: run test lint typecheck venv clean bench compare model-check
 
 venv: $(STAMP)
 
@@ -33,3 +33,13 @@ typecheck: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Regression guard (~30 s): ceiling + quorumdb serve --in-memory, 2 s per workload;
+# fails only on errors or zero ops, never on timings. Installs nothing, writes nothing.
+bench: $(STAMP)
+	$(BIN)/python bench/compare.py --smoke
+
+# Full comparison with moto and dynalite (installed under /tmp/quorumdb-peers), about
+# 15 min; rewrites the compare section of docs/performance.md. Run on a quiet machine.
+compare: $(STAMP)
+	$(BIN)/python bench/compare.py --duration 8 --keys 20000 --concurrency 32 --processes 2

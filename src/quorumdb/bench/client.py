@@ -167,6 +167,7 @@ class Connection:
         self.buffer = bytearray()
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
         self.sent_at = 0.0
+        self.close_after = False  # the server said "Connection: close" (moto does)
 
     def _received(self, data: bytes) -> None:
         self.buffer += data
@@ -179,6 +180,8 @@ class Connection:
                 return
             if answer is not None:
                 waiter, self.waiter = self.waiter, None
+                if self.close_after:
+                    self.close()  # the next call reconnects
                 if not waiter.done():
                     waiter.set_result(answer)
 
@@ -254,6 +257,7 @@ class Connection:
                 raise HttpError("response header block too large")
             return None
         head = bytes(buffer[:end]).lower()
+        self.close_after = b"\nconnection: close" in head
         try:
             status = int(head[9:12])
         except ValueError as exc:
