@@ -140,3 +140,21 @@ def test_long_keys_keep_true_order_and_bounds(tmp_path: Path) -> None:
         assert part.get(key) == b"\x00\x00\x00\x01" + key[-1:]
     assert part.get(shared + b"missing") is None
     engine.close()
+
+
+def test_partition_created_after_a_read_is_readable(tmp_path: Path) -> None:
+    """The engine shares one read transaction between commits; a partition (LMDB
+    database) opened after it began must still be readable."""
+    engine = Engine(str(tmp_path))
+    first = engine.open_partition("a")
+    assert first.get(b"k") is None
+    second = engine.open_partition("b")
+    assert second.get(b"k") is None
+    assert list(second.scan(b"", None)) == []
+
+    async def write() -> None:
+        await second.stage(b"k", b"\x00\x00\x00\x01v", 0, 1, False)
+
+    run(write())
+    assert second.get(b"k") == b"\x00\x00\x00\x01v", "a committed write is visible"
+    engine.close()

@@ -16,6 +16,20 @@ from quorumdb.expressions import legacy
 from quorumdb.model.keys import KeySchema
 
 
+# Members that make a request need expression work at all; most requests on the hot path
+# (plain PutItem, GetItem) carry none of them and skip it.
+_EXPRESSION_MEMBERS = frozenset({
+    "ConditionExpression", "UpdateExpression", "ProjectionExpression", "FilterExpression",
+    "KeyConditionExpression", "ExpressionAttributeNames", "ExpressionAttributeValues",
+    "Expected", "AttributeUpdates", "AttributesToGet", "ConditionalOperator",
+    "KeyConditions", "QueryFilter", "ScanFilter"})
+_NOTHING = expr.Prepared()
+
+
+def _plain(body: dict[str, Any]) -> bool:
+    return _EXPRESSION_MEMBERS.isdisjoint(body)
+
+
 def _prepare(body: dict[str, Any], operation: str, **texts: Any) -> expr.Prepared:
     return expr.prepare(names=body.get("ExpressionAttributeNames"),
                         values=body.get("ExpressionAttributeValues"),
@@ -24,6 +38,8 @@ def _prepare(body: dict[str, Any], operation: str, **texts: Any) -> expr.Prepare
 
 def prepare_write(body: dict[str, Any], operation: str) -> expr.Prepared:
     """Condition (and, for UpdateItem, update) of a PutItem/DeleteItem/UpdateItem."""
+    if _plain(body):
+        return _NOTHING
     expr.check_parameter_mix(operation, body)
     prepared = _prepare(body, operation, condition=body.get("ConditionExpression"),
                         update=body.get("UpdateExpression"))
@@ -46,6 +62,8 @@ def _legacy_projection(body: dict[str, Any]) -> tuple[Any, ...] | None:
 
 def prepare_read(body: dict[str, Any]) -> tuple[Any, ...] | None:
     """The projection of a GetItem (or one table of a BatchGetItem)."""
+    if _plain(body):
+        return None
     expr.check_parameter_mix("GetItem", body)
     if body.get("AttributesToGet") is not None:
         return _legacy_projection(body)

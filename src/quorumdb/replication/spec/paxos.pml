@@ -25,6 +25,8 @@
  *   BUG_READ_EARLY reads before the own no-op is committed        -> P4 fails
  *   BUG_TRANSFER_RESUME after an abandoned transfer the old leader resumes under the
  *                 same ballot                                     -> P2 fails
+ *   BUG_TRANSFER_RESUME_FRESH the same, counting only heartbeat rounds sent after
+ *                 resuming                                        -> P2 fails
  *   REACH_CHOSEN, REACH_HANDOVER, REACH_READ, REACH_LOG_VOTE
  *                 non-vacuity probes: assert that a good state is NOT reachable;
  *                 spin must report a violation (the state is reachable).
@@ -39,8 +41,22 @@
 #define DRIFT     1             /* every clock reads true time + [0, DRIFT] */
 #define MAX_DRIFT (2*DRIFT)     /* max_drift_ns: two clocks measure one interval
                                    differently by at most this much */
-#define T_MAX     6             /* time horizon, ticks */
-#define MAX_CRASH 1             /* crashes in one behaviour */
+#ifndef T_MAX
+#define T_MAX     5             /* time horizon, ticks */
+#endif
+#ifndef MAX_CAMPAIGNS
+#define MAX_CAMPAIGNS 3         /* elections in one behaviour (rounds are also <= R) */
+#endif
+#ifdef CRASH_NODE
+#define CAN_CRASH(n) ((n) == CRASH_NODE)   /* only this node may crash */
+#else
+#define CAN_CRASH(n) true
+#endif
+#ifndef MAX_CRASH
+#define MAX_CRASH 1             /* crashes in one behaviour (0: no crashes) */
+#endif
+/* -DTRANSFER adds graceful leadership transfer (TimeoutNow); -DJUMPS lets a clock jump
+   forward between ticks (by default skews change only at ticks) */
 
 /* the action enumeration at the end of this file is written out for these bounds */
 #if NN != 3 || S != 2 || R != 2 || DRIFT != 1
@@ -63,6 +79,13 @@
 #define IS_LOG(n) ((n) == NN-1)
 #else
 #define IS_LOG(n) false
+#endif
+
+/* may node n lead?  Only a full replica (log replicas never campaign) */
+#ifdef BUG_LOGLEADER
+#define ELIGIBLE(n) true
+#else
+#define ELIGIBLE(n) (!IS_LOG(n))
 #endif
 
 #define FOLLOWER  0
@@ -108,11 +131,20 @@
 #define PROBE_LOG_VOTE skip
 #endif
 
+/* ever_lease (which nodes ever held a lease) is ghost state needed by two probes only;
+   it is kept out of the other runs because it multiplies their state count */
+#if defined(REACH_READ) || defined(REACH_HANDOVER)
+#define RECORD_LEASE(n) if :: HOLDS_LEASE(n) -> ever_lease = ever_lease | BIT(n) :: else -> skip fi
+#else
+#define RECORD_LEASE(n) skip
+#endif
+
 /* ---------------------------------------------------------------- state */
 byte now;                       /* global real time */
 byte skew[NN];                  /* local clock = now + skew, 0 <= skew <= DRIFT */
 bit  up[NN];
 byte crashes;
+byte campaigns;                 /* elections started in this behaviour */
 
 /* persistent (HardState + WAL): survives a crash */
 byte promised[NN];
@@ -168,10 +200,7 @@ inline check_invariants() {
      :: else -> break
      od;
      assert(!IS_LOG(i) || role[i] == FOLLOWER);                         /* P3 */
-     if
-     :: HOLDS_LEASE(i) -> ever_lease = ever_lease | BIT(i)
-     :: else -> skip
-     fi;
+     RECORD_LEASE(i);
      /* P4: can_read_consistently(i) */
      if
      :: HOLDS_LEASE(i) && !xfer[i] && noop_slot[i] < S && NOOP_COMMITTED(i) ->
@@ -196,7 +225,11 @@ inline check_invariants() {
 /* may acceptor a promise ballot b to a Prepare with transfer_from tf?  Only a higher
    ballot, and only when no lease it granted is live -- unless the Prepare comes from a
    transfer away from the very ballot holding that lease. */
+#ifdef NO_LEASE
+#define CAN_PROMISE(a, b, tf) ((b) > promised[a])
+#else
 #define CAN_PROMISE(a, b, tf) ((b) > promised[a] && (LOCAL(a) >= lease_until[a] || ((tf) != 0 && (tf) == lease_bal[a])))
+#endif
 
 /* the ballot a campaign of node n uses: (max round seen + 1, n) */
 #define NEXT_BALLOT(n) ((promised[n] / NN + 1) * NN + (n))
@@ -214,7 +247,23 @@ inline promise(a, b) {
   prom_mask[b] = prom_mask[b] | BIT(a)
 }
 
+/* Promises to ballot b are dead once its candidate stops campaigning with b (it became
+   leader, stepped down or crashed): delivering one is a no-op.  Erasing them keeps dead
+   messages from multiplying the state count; it removes no behaviour. */
+inline forget_promises(b) {
+  prom_mask[b] = 0;
+  k = 0;
+  do
+  :: k < NN*S -> prom_bal[b*NN*S + k] = 0; prom_val[b*NN*S + k] = 0; k++
+  :: else -> break
+  od
+}
+
 inline step_down(n) {
+  if
+  :: role[n] == CANDIDATE -> forget_promises(cbal[n])
+  :: else -> skip
+  fi;
   role[n] = FOLLOWER; cbal[n] = 0; noop_slot[n] = S; cmask[n] = 0;
   lease_end[n] = 0; xfer[n] = 0
 }
@@ -247,20 +296,49 @@ inline commit_prefix(n) {
 inline tick(s0, s1, s2) {
   now < T_MAX;
   now++; skew[0] = s0; skew[1] = s1; skew[2] = s2;
+  printf("MSC: tick now=%d clocks=%d,%d,%d\n", now, now + s0, now + s1, now + s2);
+  expire();
   check_invariants()
+}
+
+/* After a clock moves, forget what time has made irrelevant (an expired lease, a
+   heartbeat round too old to yield a lease), so that states differing only in dead
+   timestamps coincide.  Clocks never run backwards, so nothing dead comes back. */
+inline expire() {
+  i = 0;
+  do
+  :: i < NN ->
+     if
+     :: lease_until[i] != 0 && lease_until[i] <= LOCAL(i) -> lease_until[i] = 0; lease_bal[i] = 0
+     :: else -> skip
+     fi;
+     if
+     :: lease_end[i] != 0 && lease_end[i] <= LOCAL(i) -> lease_end[i] = 0
+     :: else -> skip
+     fi;
+     if
+     :: hb_time[i] + LEASE - MARGIN <= LOCAL(i) -> hb_time[i] = 0; hb_ack[i] = 0
+     :: else -> skip
+     fi;
+     i++
+  :: else -> break
+  od
 }
 
 /* clock n jumps forward without real time passing */
 inline clock_jump(n) {
   skew[n] < DRIFT;
   skew[n]++;
+  printf("MSC: clock %d jumps to %d\n", n, LOCAL(n));
+  expire();
   check_invariants()
 }
 
 /* crash: volatile state is lost; promised / accepted / commit survive (WAL) */
 inline crash(n) {
-  crashes < MAX_CRASH && up[n];
+  crashes < MAX_CRASH && up[n] && CAN_CRASH(n);
   up[n] = 0; crashes++;
+  printf("MSC: crash %d\n", n);
   step_down(n);
   lease_until[n] = 0; lease_bal[n] = 0;
   check_invariants()
@@ -270,6 +348,7 @@ inline crash(n) {
 inline restart(n) {
   !up[n];
   up[n] = 1;
+  printf("MSC: restart %d\n", n);
 #ifndef BUG_RESTART
   lease_until[n] = LOCAL(n) + LEASE;
 #endif
@@ -280,27 +359,23 @@ inline restart(n) {
 /* campaign: at an election deadline (tf = 0) or on TimeoutNow (tf = the old leader's
    ballot).  The candidate persists its promise to itself, then sends Prepare. */
 inline campaign(n, tf) {
-  up[n] && role[n] != LEADER && ELIGIBLE(n) && NEXT_BALLOT(n) < NB && CAN_PROMISE(n, NEXT_BALLOT(n), tf);
+  campaigns < MAX_CAMPAIGNS && up[n] && role[n] != LEADER && ELIGIBLE(n) && NEXT_BALLOT(n) < NB && CAN_PROMISE(n, NEXT_BALLOT(n), tf);
   bb = NEXT_BALLOT(n);
+  campaigns++;
+  printf("MSC: %d campaigns with ballot %d.%d (transfer_from %d)\n", n, bb / NN, n, tf);
+  step_down(n);
   prep_from[bb] = kcommit[n];
   prep_tf[bb] = tf;
   promise(n, bb);
   prep_sent = prep_sent | BIT(bb);
-  step_down(n);
   role[n] = CANDIDATE; cbal[n] = bb;
   check_invariants()
 }
 
-#ifdef BUG_LOGLEADER
-#define ELIGIBLE(n) true
-#else
-#define ELIGIBLE(n) (!IS_LOG(n))
-#endif
-
 inline election_timeout(n) { campaign(n, 0) }
 
 inline receive_timeout_now(n) {
-  tn[n] != 0 && up[n] && role[n] != LEADER && ELIGIBLE(n) && NEXT_BALLOT(n) < NB && CAN_PROMISE(n, NEXT_BALLOT(n), tn[n]);
+  tn[n] != 0 && campaigns < MAX_CAMPAIGNS && up[n] && role[n] != LEADER && ELIGIBLE(n) && NEXT_BALLOT(n) < NB && CAN_PROMISE(n, NEXT_BALLOT(n), tn[n]);
   campaign(n, tn[n])
 }
 
@@ -309,6 +384,7 @@ inline receive_prepare(a, b) {
   up[a] && (prep_sent & BIT(b)) && CAN_PROMISE(a, b, prep_tf[b]);
   see_ballot(a, b);
   promise(a, b);
+  printf("MSC: %d promises %d.%d\n", a, b / NN, b % NN);
   check_invariants()
 }
 
@@ -368,7 +444,9 @@ inline become_leader(n, m) {
   :: noop_slot[n] < S -> accmsg[bb*S + noop_slot[n]] = VAL(bb, 0)
   :: else -> skip
   fi;
+  forget_promises(bb);
   role[n] = LEADER;
+  printf("MSC: %d leads ballot %d.%d with promises %d, slots %d,%d, own no-op at %d\n", n, bb / NN, n, m, accmsg[bb*S], accmsg[bb*S + 1], noop_slot[n]);
   check_invariants()
 }
 
@@ -382,6 +460,7 @@ inline propose(n) {
   :: else -> break
   od;
   accmsg[bb*S + k] = VAL(bb, 1);
+  printf("MSC: %d proposes value %d in slot %d\n", n, VAL(bb, 1), k);
   check_invariants()
 }
 
@@ -393,6 +472,7 @@ inline receive_accept(a, b, s) {
   promised[a] = b;
   abal[IDX(a, s)] = b; aval[IDX(a, s)] = v;
   voted[b*S + s] = voted[b*S + s] | BIT(a);
+  printf("MSC: %d accepts %d.%d slot %d value %d\n", a, b / NN, b % NN, s, v);
   if
   :: POP(voted[b*S + s]) >= Q ->
      assert(chosen[s] == 0 || chosen[s] == v);                  /* P1 agreement */
@@ -409,11 +489,14 @@ inline learn_commit(n, s) {
   up[n] && role[n] == LEADER && accmsg[cbal[n]*S + s] != 0 && POP(voted[cbal[n]*S + s]) >= Q && !(cmask[n] & BIT(s));
   assert(chosen[s] == accmsg[cbal[n]*S + s]);
   cmask[n] = cmask[n] | BIT(s);
+  printf("MSC: %d learns slot %d committed\n", n, s);
   commit_prefix(n);
+#ifndef NO_COMMIT_LEARN
   if
   :: k > kcommit[n] -> kcommit[n] = k
   :: else -> skip
   fi;
+#endif
   check_invariants()
 }
 
@@ -421,7 +504,10 @@ inline learn_commit(n, s) {
 inline heartbeat(n) {
   up[n] && role[n] == LEADER && (hb_bal[n] != cbal[n] || hb_time[n] != LOCAL(n));
   hb_bal[n] = cbal[n]; hb_time[n] = LOCAL(n); hb_ack[n] = 0;
+  printf("MSC: %d heartbeat sent_ns=%d\n", n, LOCAL(n));
+#ifndef NO_COMMIT_LEARN
   commit_prefix(n); hb_commit[n] = k;
+#endif
   check_invariants()
 }
 
@@ -429,12 +515,20 @@ inline heartbeat(n) {
    then grants a lease from its own clock; learns commit := max(commit, min(leader
    commit, match_slot)) */
 inline receive_heartbeat(a, n) {
+#ifdef NO_LEASE
+  up[a] && hb_bal[n] != 0 && hb_bal[n] >= promised[a] && !(hb_ack[n] & BIT(a));
+#else
   up[a] && hb_bal[n] != 0 && hb_bal[n] >= promised[a] && !(lease_until[a] == LOCAL(a) + LEASE && lease_bal[a] == hb_bal[n] && (hb_ack[n] & BIT(a)));
+#endif
   bb = hb_bal[n];
   see_ballot(a, bb);
   promised[a] = bb;
+#ifndef NO_LEASE
   lease_until[a] = LOCAL(a) + LEASE; lease_bal[a] = bb;
+#endif
   hb_ack[n] = hb_ack[n] | BIT(a);
+  printf("MSC: %d acks heartbeat of %d at local %d: no promise above it before %d\n", a, n, LOCAL(a), LOCAL(a) + LEASE);
+#ifndef NO_COMMIT_LEARN
   k = 0;
   do
   :: k < hb_commit[n] && (k < kcommit[a] || abal[IDX(a, k)] == bb) -> k++
@@ -444,14 +538,16 @@ inline receive_heartbeat(a, n) {
   :: k > kcommit[a] -> kcommit[a] = k
   :: else -> skip
   fi;
+#endif
   check_invariants()
 }
 
 /* leader n holds Accepted(sent_ns) from a quorum (itself included): its lease runs to
    sent_ns + LEASE - MARGIN on its own clock */
 inline gain_lease(n) {
-  up[n] && role[n] == LEADER && !xfer[n] && hb_bal[n] == cbal[n] && POP(hb_ack[n]) >= Q && hb_time[n] + LEASE - MARGIN > lease_end[n];
+  up[n] && role[n] == LEADER && !xfer[n] && hb_bal[n] == cbal[n] && POP(hb_ack[n]) >= Q && hb_time[n] + LEASE - MARGIN > lease_end[n] && hb_time[n] + LEASE - MARGIN > LOCAL(n);
   lease_end[n] = hb_time[n] + LEASE - MARGIN;
+  printf("MSC: %d holds a lease until local %d (now local %d)\n", n, lease_end[n], LOCAL(n));
   check_invariants()
 }
 
@@ -459,14 +555,18 @@ inline gain_lease(n) {
 inline transfer(n, t) {
   up[n] && role[n] == LEADER && !xfer[n] && !IS_LOG(t);
   xfer[n] = 1; lease_end[n] = 0; tn[t] = cbal[n];
+  printf("MSC: %d transfers to %d: voids its lease, sends TimeoutNow\n", n, t);
   check_invariants()
 }
 
 /* the transfer is abandoned (election_timeout_ns without a new leader) */
 inline abandon_transfer(n) {
   up[n] && role[n] == LEADER && xfer[n];
-#ifdef BUG_TRANSFER_RESUME
+  printf("MSC: %d abandons the transfer\n", n);
+#if defined(BUG_TRANSFER_RESUME)
   xfer[n] = 0;              /* resume leading under the same ballot */
+#elif defined(BUG_TRANSFER_RESUME_FRESH)
+  xfer[n] = 0; hb_ack[n] = 0; hb_time[n] = 0;   /* same ballot, but only new rounds count */
 #else
   step_down(n);             /* retire the ballot: lead again only after a new election */
 #endif
@@ -496,20 +596,34 @@ init {
   do
   D(tick(0, 0, 0)) D(tick(0, 0, 1)) D(tick(0, 1, 0)) D(tick(0, 1, 1))
   D(tick(1, 0, 0)) D(tick(1, 0, 1)) D(tick(1, 1, 0)) D(tick(1, 1, 1))
+#ifdef JUMPS
   EACH_N(clock_jump)
+#endif
   EACH_N(crash)
   EACH_N(restart)
   EACH_N(election_timeout)
+#ifdef TRANSFER
   EACH_N(receive_timeout_now)
+#endif
   EACH_NB(receive_prepare)
   EACH_N_Q(become_leader)
+#if !defined(NO_CLIENT) && !defined(NO_PHASE2)
   EACH_N(propose)
+#endif
+#ifndef NO_PHASE2
   EACH_NBS(receive_accept)
   EACH_NS(learn_commit)
+#endif
+#ifndef NO_HEARTBEAT
   EACH_N(heartbeat)
   EACH_NN(receive_heartbeat)
+#endif
+#ifndef NO_LEASE
   EACH_N(gain_lease)
+#endif
+#ifdef TRANSFER
   EACH_NM(transfer)
   EACH_N(abandon_transfer)
+#endif
   od
 }
