@@ -15,7 +15,6 @@ from quorumdb.errors import ValidationException
 from quorumdb.expressions import legacy
 from quorumdb.model.keys import KeySchema
 
-
 # Members that make a request need expression work at all; most requests on the hot path
 # (plain PutItem, GetItem) carry none of them and skip it.
 _EXPRESSION_MEMBERS = frozenset({
