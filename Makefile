@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck venv clean bench compare model-check
+.PHONY: run test lint typecheck venv clean bench compare model-check tools
 
 venv: $(STAMP)
 
@@ -18,7 +18,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/quorumdb serve --host 127.0.0.1 --port 8000 --data-dir ./data
 
-test: $(STAMP)
+# Debian tools the tests need (spin for the model check); installed when missing and root.
+tools:
+	@command -v spin >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  (DEBIAN_FRONTEND=noninteractive apt-get install -y spin >/dev/null 2>&1 || \
+	   (apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y spin >/dev/null)); } || \
+	  echo "spin not installed: the model check will be skipped (run as root or apt-get install spin)"
+
+test: $(STAMP) tools
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
@@ -43,3 +50,7 @@ bench: $(STAMP)
 # 15 min; rewrites the compare section of docs/performance.md. Run on a quiet machine.
 compare: $(STAMP)
 	$(BIN)/python bench/compare.py --duration 8 --keys 20000 --concurrency 32 --processes 2
+
+# The spin model check of the replication protocol (src/quorumdb/replication/spec).
+model-check: tools
+	bash scripts/model-check.sh
