@@ -197,8 +197,10 @@ class _Presented:
 # --------------------------------------------------------------------------- time
 
 
+@lru_cache(maxsize=256)
 def _parse_amz_date(text: str) -> int:
-    """ISO-8601 basic format ``YYYYMMDDTHHMMSSZ`` -> epoch seconds."""
+    """ISO-8601 basic format ``YYYYMMDDTHHMMSSZ`` -> epoch seconds. Cached: every request
+    of the same second carries the same text (py-spy: ~5% of a GetItem uncached)."""
     if (
         len(text) != 16
         or text[8] != "T"
@@ -344,6 +346,7 @@ def _parse_presigned(params: Mapping[str, str]) -> _Presented:
     )
 
 
+@lru_cache(maxsize=256)
 def _split_signed_headers(text: str) -> tuple[str, ...]:
     return tuple(sorted({name.strip().lower() for name in text.split(";") if name.strip()}))
 

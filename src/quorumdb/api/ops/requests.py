@@ -91,25 +91,24 @@ def prepare_query(body: dict[str, Any], schema: KeySchema
     key_condition = prepared.key_condition
     if key_condition is None:
         key_condition = legacy.key_conditions(body["KeyConditions"], key_schema, key_types)
+    return (key_condition, *_filter_and_projection(body, prepared, "QueryFilter"))
+
+
+def _filter_and_projection(body: dict[str, Any], prepared: expr.Prepared, parameter: str
+                           ) -> tuple[Any, tuple[Any, ...] | None]:
+    """The filter and projection of a Query or Scan, from expressions or legacy members."""
     filter_cond = prepared.filter
-    if body.get("QueryFilter") is not None:
-        filter_cond = legacy.filter_condition(body["QueryFilter"],
-                                              body.get("ConditionalOperator"), "QueryFilter")
+    if body.get(parameter) is not None:
+        filter_cond = legacy.filter_condition(body[parameter],
+                                              body.get("ConditionalOperator"), parameter)
     projection = prepared.projection
     if body.get("AttributesToGet") is not None:
         projection = _legacy_projection(body)
-    return key_condition, filter_cond, projection
+    return filter_cond, projection
 
 
 def prepare_scan(body: dict[str, Any]) -> tuple[Any, tuple[Any, ...] | None]:
     expr.check_parameter_mix("Scan", body)
     prepared = _prepare(body, "Scan", filter=body.get("FilterExpression"),
                         projection=body.get("ProjectionExpression"))
-    filter_cond = prepared.filter
-    if body.get("ScanFilter") is not None:
-        filter_cond = legacy.filter_condition(body["ScanFilter"],
-                                              body.get("ConditionalOperator"), "ScanFilter")
-    projection = prepared.projection
-    if body.get("AttributesToGet") is not None:
-        projection = _legacy_projection(body)
-    return filter_cond, projection
+    return _filter_and_projection(body, prepared, "ScanFilter")
