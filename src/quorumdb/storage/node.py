@@ -9,7 +9,8 @@ DESIGN.md, "Roles": a storage node hosts many partition replicas. Each replica i
 1. collect the Ready of every member that has one (TiKV: a scheduler pass over all
    peers), append all their persists to the node's one WAL, and ``fdatasync`` once for
    all of them (group commit across groups) in a worker thread;
-2. only then hand their messages to the transport;
+2. only then hand their messages to the transport (a leader's Accepts excepted: they go
+   out before the leader's own sync, see ``_handle``);
 3. apply committed entries of every group in one LMDB transaction (no sync: the WAL is
    the durability point; a checkpoint syncs LMDB before the WAL behind it is dropped),
    deliver proposal replies;
@@ -43,6 +44,7 @@ import msgspec
 
 from quorumdb.replication import (
     DEFAULT_LIMITS,
+    Accept,
     Entry,
     GroupId,
     HardState,
@@ -262,6 +264,18 @@ class StorageNode:
                 self._mark(next(iter(self.dirty)))
 
     async def _handle(self, readies: Sequence[tuple[GroupId, Member, Ready]]) -> None:
+        # A leader's Accepts may leave before its own WAL write (Raft thesis 10.2.1): they
+        # vouch for nothing the leader persisted, its own vote counts only after
+        # ``advance`` (replicate.own_entries_persisted), and its ballot was persisted when
+        # it campaigned. So the leader's fsync and its followers' run in parallel.
+        # Everything else (Promise, Accepted, ...) still waits for the sync.
+        later: list[Message] = []
+        for _, _, rd in readies:
+            for message in rd.messages:
+                if isinstance(message, Accept):
+                    self.transport.send(message)
+                else:
+                    later.append(message)
         payloads: list[bytes] = []
         must_sync = False
         for group, _, rd in readies:
@@ -281,9 +295,8 @@ class StorageNode:
                 await asyncio.get_running_loop().run_in_executor(None, self.wal.sync)
         if not self.running:
             return
-        for _, _, rd in readies:
-            for message in rd.messages:
-                self.transport.send(message)
+        for message in later:
+            self.transport.send(message)
         self._apply(readies)
         for group, member, rd in readies:
             for reply in rd.replies:
