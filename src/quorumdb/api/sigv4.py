@@ -78,6 +78,7 @@ from types import MappingProxyType
 from urllib.parse import quote, unquote
 
 from quorumdb.errors import (
+    DynamoDBError,
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,
@@ -267,7 +268,42 @@ def _check_time(presented: _Presented, request_s: int, now_epoch_s: float) -> No
 # --------------------------------------------------------------------------- parsing
 
 
+_HEX = frozenset("0123456789abcdef")
+
+
 def _parse_authorization(authorization: str, headers: Mapping[str, str]) -> _Presented:
+    """Parses the Authorization header. Everything before ``Signature=`` is the same on
+    every request of a client for a day (algorithm, credential scope, signed headers), so
+    a well-formed header is parsed once per distinct head (py-spy: ~5% of a GetItem)."""
+    head, separator, signature = authorization.rpartition("Signature=")
+    if separator and signature and _HEX.issuperset(signature) and (
+        not head or head[-1] in ", "
+    ):
+        algorithm, credential, signed_headers = _parse_authorization_head(head)
+        if algorithm is not None:
+            amz_date = headers.get("x-amz-date") or headers.get("date") or ""
+            if amz_date:
+                return _Presented(
+                    algorithm=algorithm, credential=credential, signed_headers=signed_headers,
+                    signature=signature, amz_date=amz_date,
+                    session_token=headers.get("x-amz-security-token"), expires_s=None,
+                    presigned=False,
+                )
+    return _parse_authorization_slow(authorization, headers)
+
+
+@lru_cache(maxsize=256)
+def _parse_authorization_head(head: str) -> tuple[str | None, str, tuple[str, ...]]:
+    """(algorithm, credential, signed headers) of a well-formed head, else (None, ...):
+    the slow path then produces DynamoDB's exact error."""
+    try:
+        presented = _parse_authorization_slow(head + "Signature=0", {"x-amz-date": "x"})
+    except DynamoDBError:
+        return None, "", ()
+    return presented.algorithm, presented.credential, presented.signed_headers
+
+
+def _parse_authorization_slow(authorization: str, headers: Mapping[str, str]) -> _Presented:
     """The ``Authorization: AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...``
     form. Components may be separated by commas, whitespace or both (DynamoDB accepts
     either, see scylladb issue 9568); the last value of a repeated component wins."""
