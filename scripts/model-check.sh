@@ -40,6 +40,7 @@ AGREE="-DNO_LEASE -DT_MAX=0 -DNO_HEARTBEAT -DNO_COMMIT_LEARN -DMAX_CAMPAIGNS=2 -
 LEASE="-DNO_PHASE2 -DT_MAX=3 -DMAX_CAMPAIGNS=2 -DCRASH_NODE=1"
 XFER="-DTRANSFER -DNO_PHASE2 -DT_MAX=1 -DMAX_CAMPAIGNS=2 -DMAX_CRASH=0"
 READ="-DT_MAX=0 -DMAX_CAMPAIGNS=2 -DMAX_CRASH=0 -DNO_COMMIT_LEARN -DNO_CLIENT"
+RECONF="-DRECONFIG -DNO_LEASE -DT_MAX=0 -DMAX_CAMPAIGNS=2 -DMAX_CRASH=0 -DNO_CLIENT"
 CONFIGS=(
   # the longest searches first, so that the parallel lanes finish together
   "agreement-commit-learning|pass|-DNO_LEASE -DT_MAX=0 -DMAX_CAMPAIGNS=2 -DMAX_CRASH=0 -DNO_CLIENT"
@@ -62,6 +63,17 @@ CONFIGS=(
   "reach-log-replica-vote-decides|reach|-DLOG_REPLICA $AGREE -DREACH_LOG_VOTE"
   "reach-lease-handover|reach|$LEASE -DREACH_HANDOVER"
   "reach-read-by-second-leader|reach|-DTRANSFER -DT_MAX=1 -DMAX_CAMPAIGNS=2 -DMAX_CRASH=0 -DNO_CLIENT -DNO_COMMIT_LEARN -DREACH_READ"
+  # reconfiguration through the log (a log replica joins); the pass search is work in
+  # progress (see EXTRA_CONFIGS), these rows are complete as they stand
+  "bug-reconfig-joiner-leads|bug|$RECONF -DBUG_JOINER_LEADS"
+  "reach-reconfig-committed|reach|$RECONF -DREACH_CONFIG"
+  "reach-reconfig-joiner-vote|reach|$RECONF -DREACH_JOINED_VOTE"
+)
+# Work in progress, not in the default run (the searches exceed the memory bound at
+# these bounds; README, "Reconfiguration"): run them by name.
+EXTRA_CONFIGS=(
+  "reconfig|pass|$RECONF"
+  "bug-reconfig-two-at-once|bug|$RECONF -DMAX_CAMPAIGNS=3 -DBUG_TWO_AT_ONCE"
 )
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/model-check.XXXXXX")"
@@ -116,7 +128,9 @@ run_one() {
 start_all=$SECONDS
 jobs_max="${MODEL_CHECK_JOBS:-2}"
 selected=()
-for entry in "${CONFIGS[@]}"; do
+all_configs=("${CONFIGS[@]}")
+[ "$#" -gt 0 ] && all_configs+=("${EXTRA_CONFIGS[@]}")   # extras only when named
+for entry in "${all_configs[@]}"; do
   name="${entry%%|*}"
   if [ "$#" -gt 0 ]; then
     wanted=0; for arg in "$@"; do [ "$arg" = "$name" ] && wanted=1; done

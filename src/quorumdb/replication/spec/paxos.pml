@@ -27,6 +27,14 @@
  *                 same ballot                                     -> P2 fails
  *   BUG_TRANSFER_RESUME_FRESH the same, counting only heartbeat rounds sent after
  *                 resuming                                        -> P2 fails
+ *   RECONFIG      (work in progress) S = 3; C0 = {0,1}; a config entry adds 2 as a log
+ *                 replica (C1), active on a member when it learns the entry committed;
+ *                 "lagging" Prepare refusal; needs NO_LEASE, heartbeats, commit learning
+ *   BUG_JOINER_LEADS (RECONFIG) a member that is no voter campaigns  -> P3 fails
+ *   BUG_TWO_AT_ONCE (RECONFIG) C0 = {0,1,2} -> C1 = {0} in one entry (P1 expected to fail)
+ *   BUG_NO_LAGGING_RULE (RECONFIG) acceptors do not refuse lagging candidates
+ *   REACH_CONFIG, REACH_JOINED_VOTE (RECONFIG) the joiner learns the change is committed;
+ *                 a slot after the change is chosen by a quorum that needs the joiner
  *   REACH_CHOSEN, REACH_HANDOVER, REACH_READ, REACH_LOG_VOTE
  *                 non-vacuity probes: assert that a good state is NOT reachable;
  *                 spin must report a violation (the state is reachable).
@@ -34,7 +42,11 @@
 
 /* ---------------------------------------------------------------- bounds */
 #define NN        3             /* replicas (node ids 0..NN-1) */
+#ifdef RECONFIG
+#define S         3             /* log slots 0..S-1: no-op, config entry, one after it */
+#else
 #define S         2             /* log slots 0..S-1 (code slots start at 1) */
+#endif
 #define R         2             /* election rounds 1..R per node */
 #define NB        ((R+1)*NN)    /* ballots 0..NB-1; ballot = round*NN + node; 0 = none */
 #define LEASE     3             /* lease_ns, in ticks */
@@ -59,8 +71,11 @@
    forward between ticks (by default skews change only at ticks) */
 
 /* the action enumeration at the end of this file is written out for these bounds */
-#if NN != 3 || S != 2 || R != 2 || DRIFT != 1
-#error "the enumeration macros assume NN=3, S=2, R=2, DRIFT=1: update them together"
+#if NN != 3 || (S != 2 && S != 3) || R != 2 || DRIFT != 1
+#error "the enumeration macros assume NN=3, S=2 (3 with RECONFIG), R=2, DRIFT=1: update them together"
+#endif
+#if defined(RECONFIG) && (defined(TRANSFER) || !defined(NO_LEASE) || defined(NO_HEARTBEAT) || defined(NO_COMMIT_LEARN) || defined(LOG_REPLICA))
+#error "RECONFIG is checked without leases/transfer/static log replica, with heartbeats and commit learning"
 #endif
 
 #ifdef BUG_QUORUM1
@@ -75,15 +90,42 @@
 #define MARGIN MAX_DRIFT
 #endif
 
+#ifdef RECONFIG
+/* Membership through the log (README, "Reconfiguration").  Two memberships: C0 in force
+   at bootstrap, C1 named by the one config entry the model can propose.  Bit masks of
+   members (voters + log replicas) and voters.  cfgs[n] = 0: n has C0 in force; = c+1:
+   n knows the config entry in slot c chosen, so C1 is in force on n. */
+#ifdef BUG_TWO_AT_ONCE
+#define C0_MEM 7                /* {0, 1, 2}, all voters */
+#define C0_VOT 7
+#define C1_MEM 1                /* {0}: two voters removed by ONE entry */
+#define C1_VOT 1
+#else
+#define C0_MEM 3                /* {0, 1} voters; 2 is not a member yet */
+#define C0_VOT 3
+#define C1_MEM 7                /* {0, 1} voters + 2 joined as a log replica */
+#define C1_VOT 3
+#endif
+#define MEMBERS(c)      ((c) -> C1_MEM : C0_MEM)
+#define VOTERS(c)       ((c) -> C1_VOT : C0_VOT)
+#define QUORUM_IN(c, m) (2*POP((m) & MEMBERS(c)) > POP(MEMBERS(c)))
+#define CFG(n)          (cfgs[n] != 0)
+#define QUORUM_OF(n, m) QUORUM_IN(CFG(n), m)
+#define IS_LOG(n)       (!(VOTERS(CFG(n)) & BIT(n)))   /* not a voter in its membership */
+#else
+#define QUORUM_OF(n, m) (POP(m) >= Q)
 #ifdef LOG_REPLICA
 #define IS_LOG(n) ((n) == NN-1)
 #else
 #define IS_LOG(n) false
 #endif
+#endif
 
 /* may node n lead?  Only a full replica (log replicas never campaign) */
 #ifdef BUG_LOGLEADER
 #define ELIGIBLE(n) true
+#elif defined(BUG_JOINER_LEADS)    /* RECONFIG: any member, not only a voter, campaigns */
+#define ELIGIBLE(n) (MEMBERS(CFG(n)) & BIT(n))
 #else
 #define ELIGIBLE(n) (!IS_LOG(n))
 #endif
@@ -93,8 +135,14 @@
 #define LEADER    2
 
 #define OWNER(b)       ((b) % NN)
+#ifdef RECONFIG
+#define VAL(b, kind)   ((b)*4 + (kind))     /* kind 0 = no-op, 1 = client data, 2 = config */
+#define KIND(v)        ((v) % 4)
+#define KCFG           2
+#else
 #define VAL(b, kind)   ((b)*2 + (kind))     /* kind 0 = no-op, 1 = client data */
 #define KIND(v)        ((v) % 2)
+#endif
 #define BIT(i)         (1 << (i))
 #define POP(m)         (((m)&1) + (((m)>>1)&1) + (((m)>>2)&1) + (((m)>>3)&1))
 #define LOCAL(n)       (now + skew[n])
@@ -129,6 +177,17 @@
 #define PROBE_LOG_VOTE assert(!(voted[b*S + s] & BIT(NN-1)) || POP(voted[b*S + s]) > Q || KIND(v) == 0)
 #else
 #define PROBE_LOG_VOTE skip
+#endif
+
+#ifdef REACH_CONFIG    /* the joining member learns that the config entry is committed */
+#define PROBE_CONFIG(n) assert(n != NN-1)
+#else
+#define PROBE_CONFIG(n) skip
+#endif
+#ifdef REACH_JOINED_VOTE /* after the change, a slot is chosen by a C1 quorum that needs the joined member */
+#define PROBE_JOINED_VOTE assert(!(gcfg < s && (voted[b*S + s] & BIT(NN-1)) && !QUORUM_IN(0, voted[b*S + s])))
+#else
+#define PROBE_JOINED_VOTE skip
 #endif
 
 /* ever_lease (which nodes ever held a lease) is ghost state needed by two probes only;
@@ -183,6 +242,10 @@ byte tn[NN];                    /* TimeoutNow to node n: sender's ballot, 0 = no
 byte voted[NB*S];               /* acceptors that accepted ballot b in slot s */
 byte chosen[S];                 /* the value chosen in slot s, 0 = none yet */
 byte ever_lease;                /* nodes that ever held a lease */
+#ifdef RECONFIG
+byte cfgs[NN];                  /* persistent (HardState): config slot + 1 known chosen */
+byte gcfg;                      /* ghost: slot in which the config entry was chosen, S = none */
+#endif
 
 /* scratch variables: written before read inside one d_step, so kept out of the
    state vector (hidden) */
@@ -231,6 +294,24 @@ inline check_invariants() {
 #define CAN_PROMISE(a, b, tf) ((b) > promised[a] && (LOCAL(a) >= lease_until[a] || ((tf) != 0 && (tf) == lease_bal[a])))
 #endif
 
+#ifdef RECONFIG
+/* the "lagging" refusal: an acceptor that knows the config entry in slot c chosen
+   refuses a Prepare whose from_slot <= c (cfgs = c + 1) */
+#ifdef BUG_NO_LAGGING_RULE
+#define NOT_LAGGING(a, b) true
+#else
+#define NOT_LAGGING(a, b) (cfgs[a] == 0 || prep_from[b] >= cfgs[a])
+#endif
+/* the observer: (b, s, v) is chosen when a quorum of C0 accepted it, or, in a slot after
+   the chosen config entry, a quorum of C1 */
+#define GHOST_QUORUM(s, m) (QUORUM_IN(0, m) || (gcfg < (s) && QUORUM_IN(1, m)))
+/* the committed prefix known to leader n (S = 3) */
+#define PREFIX(n) ((cmask[n] & 1) + ((cmask[n] & 3) == 3) + ((cmask[n] & 7) == 7))
+#else
+#define NOT_LAGGING(a, b) true
+#define GHOST_QUORUM(s, m) (POP(m) >= Q)
+#endif
+
 /* the ballot a campaign of node n uses: (max round seen + 1, n) */
 #define NEXT_BALLOT(n) ((promised[n] / NN + 1) * NN + (n))
 
@@ -275,6 +356,45 @@ inline see_ballot(n, b) {
   :: else -> skip
   fi
 }
+
+#ifdef RECONFIG
+/* node n learns that the config entry val in slot c is chosen: C1 is in force on n from
+   now on (commit-time activation).  A member only ever adopts a chosen config.  A leader
+   or candidate that is no voter of C1 steps down. */
+inline adopt_config(n, c, val) {
+  assert(chosen[c] == val);
+  cfgs[n] = c + 1;
+  printf("MSC: %d learns config entry (slot %d) committed: membership in force %d, voters %d\n", n, c, C1_MEM, C1_VOT);
+  PROBE_CONFIG(n);
+  if
+  :: role[n] != FOLLOWER && !(C1_VOT & BIT(n)) -> step_down(n)
+  :: else -> skip
+  fi
+}
+
+/* the config entry was just chosen in slot gcfg: votes cast earlier in later slots may now
+   form a quorum of C1; judge them (P1) */
+inline rejudge() {
+  i = 1;
+  do
+  :: i < NB ->
+     j = gcfg + 1;
+     do
+     :: j < S ->
+        if
+        :: accmsg[i*S + j] != 0 && QUORUM_IN(1, voted[i*S + j]) ->
+           assert(chosen[j] == 0 || chosen[j] == accmsg[i*S + j]);    /* P1 */
+           chosen[j] = accmsg[i*S + j]
+        :: else -> skip
+        fi;
+        j++
+     :: else -> break
+     od;
+     i++
+  :: else -> break
+  od
+}
+#endif
 
 /* k := the longest committed prefix known to leader n */
 inline commit_prefix(n) {
@@ -381,7 +501,7 @@ inline receive_timeout_now(n) {
 
 /* acceptor a receives Prepare(b) */
 inline receive_prepare(a, b) {
-  up[a] && (prep_sent & BIT(b)) && CAN_PROMISE(a, b, prep_tf[b]);
+  up[a] && (prep_sent & BIT(b)) && CAN_PROMISE(a, b, prep_tf[b]) && NOT_LAGGING(a, b);
   see_ballot(a, b);
   promise(a, b);
   printf("MSC: %d promises %d.%d\n", a, b / NN, b % NN);
@@ -393,7 +513,7 @@ inline receive_prepare(a, b) {
    value of the highest-ballot accepted entry reported; gaps become no-ops; then the
    leader's own no-op.  All of them are (re-)proposed under its ballot. */
 inline become_leader(n, m) {
-  up[n] && role[n] == CANDIDATE && (m & prom_mask[cbal[n]]) == m && POP(m) >= Q;
+  up[n] && role[n] == CANDIDATE && (m & prom_mask[cbal[n]]) == m && QUORUM_OF(n, m);
   bb = cbal[n];
   k = 0; hi = S;            /* hi: highest slot with a value, S = none */
   do
@@ -446,7 +566,11 @@ inline become_leader(n, m) {
   fi;
   forget_promises(bb);
   role[n] = LEADER;
+#if S == 3
+  printf("MSC: %d leads ballot %d.%d with promises %d, slots %d,%d,%d, own no-op at %d\n", n, bb / NN, n, m, accmsg[bb*S], accmsg[bb*S + 1], accmsg[bb*S + 2], noop_slot[n]);
+#else
   printf("MSC: %d leads ballot %d.%d with promises %d, slots %d,%d, own no-op at %d\n", n, bb / NN, n, m, accmsg[bb*S], accmsg[bb*S + 1], noop_slot[n]);
+#endif
   check_invariants()
 }
 
@@ -464,6 +588,28 @@ inline propose(n) {
   check_invariants()
 }
 
+#ifdef RECONFIG
+/* leader n proposes the (single-member) change to C1 in its next free slot, only when
+   its own no-op and every slot before it are committed, no config entry is pending in its
+   log, and C0 is still in force on it (the model has one change).  The third rule of the
+   code -- a quorum of the new membership reports a commit index at or past the previous
+   config entry -- concerns the previous entry, here the bootstrap membership: it holds. */
+#define OWN_NOOP_COMMITTED(n) ((cmask[n] & (BIT(noop_slot[n] + 1) - 1)) == BIT(noop_slot[n] + 1) - 1)
+#define CFG_PENDING(n) (KIND(accmsg[cbal[n]*S]) == KCFG || KIND(accmsg[cbal[n]*S + 1]) == KCFG || KIND(accmsg[cbal[n]*S + 2]) == KCFG)
+inline propose_config(n) {
+  up[n] && role[n] == LEADER && cfgs[n] == 0 && noop_slot[n] < S && OWN_NOOP_COMMITTED(n) && !CFG_PENDING(n) && accmsg[cbal[n]*S + S-1] == 0;
+  bb = cbal[n];
+  k = 0;
+  do
+  :: accmsg[bb*S + k] != 0 -> k++
+  :: else -> break
+  od;
+  accmsg[bb*S + k] = VAL(bb, KCFG);
+  printf("MSC: %d proposes config entry %d (members %d, voters %d) in slot %d\n", n, VAL(bb, KCFG), C1_MEM, C1_VOT, k);
+  check_invariants()
+}
+#endif
+
 /* acceptor a receives Accept(b, s, v): accepts iff b >= promised */
 inline receive_accept(a, b, s) {
   up[a] && accmsg[b*S + s] != 0 && b >= promised[a] && abal[IDX(a, s)] != b;
@@ -474,11 +620,20 @@ inline receive_accept(a, b, s) {
   voted[b*S + s] = voted[b*S + s] | BIT(a);
   printf("MSC: %d accepts %d.%d slot %d value %d\n", a, b / NN, b % NN, s, v);
   if
-  :: POP(voted[b*S + s]) >= Q ->
+  :: GHOST_QUORUM(s, voted[b*S + s]) ->
      assert(chosen[s] == 0 || chosen[s] == v);                  /* P1 agreement */
      chosen[s] = v;
      PROBE_CHOSEN;
-     PROBE_LOG_VOTE
+     PROBE_LOG_VOTE;
+     PROBE_JOINED_VOTE;
+#ifdef RECONFIG
+     if
+     :: KIND(v) == KCFG && gcfg == S -> gcfg = s; rejudge()
+     :: else -> skip
+     fi
+#else
+     skip
+#endif
   :: else -> skip
   fi;
   check_invariants()
@@ -486,23 +641,49 @@ inline receive_accept(a, b, s) {
 
 /* leader n has Accepted(b, s) from a quorum: slot s is committed */
 inline learn_commit(n, s) {
-  up[n] && role[n] == LEADER && accmsg[cbal[n]*S + s] != 0 && POP(voted[cbal[n]*S + s]) >= Q && !(cmask[n] & BIT(s));
+  up[n] && role[n] == LEADER && accmsg[cbal[n]*S + s] != 0 && QUORUM_OF(n, voted[cbal[n]*S + s]) && !(cmask[n] & BIT(s));
+#ifdef RECONFIG
+  /* the leader counts with the membership in force on it; the observer may have judged
+     the votes before that membership was chosen, so judge them here as well (P1) */
+  assert(chosen[s] == 0 || chosen[s] == accmsg[cbal[n]*S + s]);
+  chosen[s] = accmsg[cbal[n]*S + s];
+#else
   assert(chosen[s] == accmsg[cbal[n]*S + s]);
+#endif
   cmask[n] = cmask[n] | BIT(s);
   printf("MSC: %d learns slot %d committed\n", n, s);
   commit_prefix(n);
+#ifdef RECONFIG
+  hi = kcommit[n];
+#endif
 #ifndef NO_COMMIT_LEARN
   if
   :: k > kcommit[n] -> kcommit[n] = k
   :: else -> skip
   fi;
 #endif
+#ifdef RECONFIG
+  /* the newly committed prefix: a config entry in it takes effect now */
+  do
+  :: hi < kcommit[n] ->
+     if
+     :: cfgs[n] == 0 && KIND(accmsg[cbal[n]*S + hi]) == KCFG -> adopt_config(n, hi, accmsg[cbal[n]*S + hi])
+     :: else -> skip
+     fi;
+     hi++
+  :: else -> break
+  od;
+#endif
   check_invariants()
 }
 
 /* leader n starts a heartbeat round: an empty Accept with sent_ns = its local time */
 inline heartbeat(n) {
+#ifdef RECONFIG
+  up[n] && role[n] == LEADER && (hb_bal[n] != cbal[n] || hb_time[n] != LOCAL(n) || hb_commit[n] != PREFIX(n));
+#else
   up[n] && role[n] == LEADER && (hb_bal[n] != cbal[n] || hb_time[n] != LOCAL(n));
+#endif
   hb_bal[n] = cbal[n]; hb_time[n] = LOCAL(n); hb_ack[n] = 0;
   printf("MSC: %d heartbeat sent_ns=%d\n", n, LOCAL(n));
 #ifndef NO_COMMIT_LEARN
@@ -534,10 +715,24 @@ inline receive_heartbeat(a, n) {
   :: k < hb_commit[n] && (k < kcommit[a] || abal[IDX(a, k)] == bb) -> k++
   :: else -> break
   od;
+#ifdef RECONFIG
+  hi = kcommit[a];
+#endif
   if
   :: k > kcommit[a] -> kcommit[a] = k
   :: else -> skip
   fi;
+#ifdef RECONFIG
+  do
+  :: hi < kcommit[a] ->
+     if
+     :: cfgs[a] == 0 && KIND(aval[IDX(a, hi)]) == KCFG -> adopt_config(a, hi, aval[IDX(a, hi)])
+     :: else -> skip
+     fi;
+     hi++
+  :: else -> break
+  od;
+#endif
 #endif
   check_invariants()
 }
@@ -578,10 +773,18 @@ inline abandon_transfer(n) {
 #define EACH_N(F)  D(F(0)) D(F(1)) D(F(2))
 #define EACH_B(F, a) D(F(a, 3)) D(F(a, 4)) D(F(a, 5)) D(F(a, 6)) D(F(a, 7)) D(F(a, 8))
 #define EACH_NB(F) EACH_B(F, 0) EACH_B(F, 1) EACH_B(F, 2)
+#if S == 3
+#define EACH_BS(F, a, b) D(F(a, b, 0)) D(F(a, b, 1)) D(F(a, b, 2))
+#else
 #define EACH_BS(F, a, b) D(F(a, b, 0)) D(F(a, b, 1))
+#endif
 #define EACH_B_S(F, a) EACH_BS(F, a, 3) EACH_BS(F, a, 4) EACH_BS(F, a, 5) EACH_BS(F, a, 6) EACH_BS(F, a, 7) EACH_BS(F, a, 8)
 #define EACH_NBS(F) EACH_B_S(F, 0) EACH_B_S(F, 1) EACH_B_S(F, 2)
+#if S == 3
+#define EACH_NS(F) D(F(0, 0)) D(F(0, 1)) D(F(0, 2)) D(F(1, 0)) D(F(1, 1)) D(F(1, 2)) D(F(2, 0)) D(F(2, 1)) D(F(2, 2))
+#else
 #define EACH_NS(F) D(F(0, 0)) D(F(0, 1)) D(F(1, 0)) D(F(1, 1)) D(F(2, 0)) D(F(2, 1))
+#endif
 #define EACH_NN(F) D(F(0, 0)) D(F(0, 1)) D(F(0, 2)) D(F(1, 0)) D(F(1, 1)) D(F(1, 2)) D(F(2, 0)) D(F(2, 1)) D(F(2, 2))
 #define EACH_NM(F) D(F(0, 1)) D(F(0, 2)) D(F(1, 0)) D(F(1, 2)) D(F(2, 0)) D(F(2, 1))
 #define EACH_N_QUORUM(F, n) D(F(n, 1)) D(F(n, 2)) D(F(n, 3)) D(F(n, 4)) D(F(n, 5)) D(F(n, 6)) D(F(n, 7))
@@ -592,6 +795,9 @@ init {
   d_step {
     up[0] = 1; up[1] = 1; up[2] = 1;
     noop_slot[0] = S; noop_slot[1] = S; noop_slot[2] = S
+#ifdef RECONFIG
+    ; gcfg = S
+#endif
   };
   do
   D(tick(0, 0, 0)) D(tick(0, 0, 1)) D(tick(0, 1, 0)) D(tick(0, 1, 1))
@@ -609,6 +815,9 @@ init {
   EACH_N_Q(become_leader)
 #if !defined(NO_CLIENT) && !defined(NO_PHASE2)
   EACH_N(propose)
+#endif
+#ifdef RECONFIG
+  EACH_N(propose_config)
 #endif
 #ifndef NO_PHASE2
   EACH_NBS(receive_accept)
