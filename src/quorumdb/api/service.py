@@ -112,7 +112,7 @@ class Service:
         content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
         reply_type = JSON_11 if content_type == JSON_11 else JSON_10
         try:
-            handler, _operation = self._route(method, headers, content_type)
+            handler = self._route(method, headers, content_type)
             path, _, query = url.partition("?")
             self.verifier.verify(method, path, query, headers, body, self.context.clock())
             request = self._decode(headers, body)
@@ -139,7 +139,7 @@ class Service:
         return self._response(200, _encoder.encode(result), reply_type)
 
     def _route(self, method: str, headers: dict[str, str],
-               content_type: str) -> tuple[OperationHandler, str]:
+               content_type: str) -> OperationHandler:
         if method != "POST" or content_type not in (JSON_10, JSON_11, "application/json"):
             raise UnknownOperationException("")
         target = headers.get("x-amz-target", "")
@@ -149,7 +149,7 @@ class Service:
         handler = self.operations.get(operation)
         if handler is None:
             raise UnknownOperationException("")
-        return handler, operation
+        return handler
 
     def _decode(self, headers: dict[str, str], body: bytes) -> dict[str, Any]:
         encoding = headers.get("content-encoding", "").strip().lower()

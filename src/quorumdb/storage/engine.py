@@ -179,36 +179,36 @@ class Partition:
         """Committed entries with ``start <= key < end`` (``end`` None: to the end), in key
         order or reversed. The read transaction stays open while the caller iterates, so
         callers must bound their iteration (pages are bounded by 1 MB)."""
+        # the shared reader stays valid while this runs: callers iterate without awaiting
         txn = self.engine.reader()
-        if True:  # the shared reader stays valid while this runs (no await in between)
-            cursor = txn.cursor(db=self.db)
-            if not reverse:
-                if not cursor.set_range(start[:LONG_KEY_PREFIX_BYTES]):
-                    return
-                entries = cursor.iternext()
+        cursor = txn.cursor(db=self.db)
+        if not reverse:
+            if not cursor.set_range(start[:LONG_KEY_PREFIX_BYTES]):
+                return
+            entries = cursor.iternext()
+        else:
+            if end is None:
+                positioned = cursor.last()
             else:
-                if end is None:
-                    positioned = cursor.last()
-                else:
-                    bound = end if len(end) <= LONG_KEY_PREFIX_BYTES else (
-                        end[:LONG_KEY_PREFIX_BYTES] + b"\xff" * (HASH_SUFFIX_BYTES + 1))
-                    positioned = cursor.set_range(bound)
-                    positioned = cursor.prev() if positioned else cursor.last()
-                if not positioned:
+                bound = end if len(end) <= LONG_KEY_PREFIX_BYTES else (
+                    end[:LONG_KEY_PREFIX_BYTES] + b"\xff" * (HASH_SUFFIX_BYTES + 1))
+                positioned = cursor.set_range(bound)
+                positioned = cursor.prev() if positioned else cursor.last()
+            if not positioned:
+                return
+            entries = cursor.iterprev()
+        for key, value in _in_true_order(entries, reverse):  # type: ignore[arg-type]
+            if reverse:
+                if end is not None and key >= end:
+                    continue
+                if key < start:
                     return
-                entries = cursor.iterprev()
-            for key, value in _in_true_order(entries, reverse):  # type: ignore[arg-type]
-                if reverse:
-                    if end is not None and key >= end:
-                        continue
-                    if key < start:
-                        return
-                else:
-                    if key < start:
-                        continue
-                    if end is not None and key >= end:
-                        return
-                yield key, value
+            else:
+                if key < start:
+                    continue
+                if end is not None and key >= end:
+                    return
+            yield key, value
 
     def stage(self, key: bytes, value: bytes | None, old_size: int, new_size: int,
               old_exists: bool) -> asyncio.Future[None]:
@@ -252,6 +252,7 @@ class Engine:
         self._capacity_waiters: list[asyncio.Future[None]] = []
         self.flushes = 0
         self._read_txn: lmdb.Transaction | None = None
+        self._applied: dict[str, int] = {}
 
     # -- reads --------------------------------------------------------------------------
     def reader(self) -> lmdb.Transaction:
@@ -317,6 +318,7 @@ class Engine:
             self.partitions.pop(name)
         partition.dropped = True
         self._dirty.pop(name, None)
+        self._applied.pop(name, None)
         self.committed()
         with self.env.begin(write=True) as txn:
             txn.drop(partition.db, delete=True)
@@ -400,8 +402,13 @@ class Engine:
 
     # -- replicated mode: chosen log entries applied to the state machine ---------------
     def applied_slot(self, name: str) -> int:
-        raw = self.meta_get(b"applied/" + name.encode())
-        return int(raw) if raw else 0
+        """The slot last applied to a partition; read from LMDB once, then kept in memory
+        (it is asked on every proposal reply)."""
+        slot = self._applied.get(name)
+        if slot is None:
+            raw = self.meta_get(b"applied/" + name.encode())
+            slot = self._applied[name] = int(raw) if raw else 0
+        return slot
 
     def apply(self, batches: Sequence[tuple[str, int, Sequence[tuple[bytes, bytes | None]]]]
               ) -> None:
@@ -426,6 +433,7 @@ class Engine:
                     partition.stats.size_bytes += (unpack_size(value) if value else 0) - old_size
                 txn.put(b"applied/" + name.encode(), b"%d" % slot, db=self.meta)
                 touched[name] = partition
+                self._applied[name] = slot
             for name, partition in touched.items():
                 txn.put(b"stats/" + name.encode(), msgspec.msgpack.encode(partition.stats),
                         db=self.meta)
@@ -454,6 +462,7 @@ class Engine:
             txn.put(b"applied/" + name.encode(), b"%d" % slot, db=self.meta)
             txn.put(b"stats/" + name.encode(), msgspec.msgpack.encode(stats), db=self.meta)
         partition.stats = stats
+        self._applied[name] = slot
         self.committed()
 
     def checkpoint(self) -> None:

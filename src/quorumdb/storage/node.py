@@ -153,7 +153,6 @@ class StorageNode:
         self.running = False
         self.request_ids = 0
         self.records_since_checkpoint = 0
-        self.on_apply: Callable[[GroupId, str, Slot, WriteBatch], None] | None = None
         transport.nodes[node_id] = self
 
     # -- recovery -------------------------------------------------------------------------
@@ -233,7 +232,7 @@ class StorageNode:
         self._input(group, member, member.replica.campaign)
 
     def role(self, group: GroupId) -> Role:
-        return self.members[group].replica.status().role
+        return self.members[group].replica.role  # no Status struct on the request path
 
     def _mark(self, group: GroupId) -> None:
         self.dirty.add(group)
@@ -314,8 +313,7 @@ class StorageNode:
 
     def _apply(self, readies: Sequence[tuple[GroupId, Member, Ready]]) -> None:
         batches: list[tuple[str, int, WriteBatch]] = []
-        applied: list[tuple[GroupId, str, Slot, WriteBatch]] = []
-        for group, member, rd in readies:
+        for _, member, rd in readies:
             if rd.snapshot is not None:
                 self.engine.install(member.partition, int(rd.snapshot.slot), rd.snapshot.state)
             for entry in rd.committed:
@@ -323,12 +321,8 @@ class StorageNode:
                 if entry.kind == "data":
                     _, writes = decode_writes(entry.payload)
                 batches.append((member.partition, int(entry.slot), writes))
-                applied.append((group, member.partition, entry.slot, writes))
         if batches:
             self.engine.apply(batches)
-        if self.on_apply is not None:
-            for group, partition, slot, writes in applied:
-                self.on_apply(group, partition, slot, writes)
 
     def _resolve(self, member: Member, reply: ProposalReply) -> None:
         future = member.proposals.pop(reply.request_id, None)

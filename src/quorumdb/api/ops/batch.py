@@ -20,6 +20,7 @@ from quorumdb.api.ops.common import (
     RETURN_METRICS,
     checked_size,
     data_table,
+    decode_item,
     read_latest,
     stage_write,
     with_room,
@@ -119,8 +120,7 @@ def batch_get_item(ctx: Context, body: dict[str, Any]) -> Result:
             if projection is None:
                 found.append(msgspec.Raw(unpack_json(raw)))
             else:
-                item = msgspec.json.decode(unpack_json(raw))
-                found.append(expr.project(item, projection))
+                found.append(expr.project(decode_item(raw), projection))
     result: dict[str, Any] = {"Responses": responses, "UnprocessedKeys": unprocessed}
     consumed = _consumed_list(units, body.get("ReturnConsumedCapacity"))
     if consumed is not None:

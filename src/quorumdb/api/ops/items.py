@@ -27,6 +27,7 @@ from quorumdb.api.ops.common import (
     after,
     checked_size,
     data_table,
+    decode_item,
     fail_after,
     read_latest,
     stage_write,
@@ -190,7 +191,7 @@ def get_item(ctx: Context, body: dict[str, Any]) -> Result:
         if projection is None:
             result["Item"] = msgspec.Raw(unpack_json(raw))
         else:
-            result["Item"] = expr.project(msgspec.json.decode(unpack_json(raw)), projection)
+            result["Item"] = expr.project(decode_item(raw), projection)
     add_consumed(result, table, capacity.read_capacity_units(size, consistent),
                  body.get("ReturnConsumedCapacity"))
     return result

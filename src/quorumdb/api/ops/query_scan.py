@@ -97,7 +97,7 @@ def _check_select(body: dict[str, Any], has_projection: bool) -> str:
     return str(select)
 
 
-def _check_index(body: dict[str, Any], table: Table) -> None:
+def _check_index(body: dict[str, Any]) -> None:
     if body.get("IndexName") is not None:
         raise ValidationException(
             f"The table does not have the specified index: {body['IndexName']}")
@@ -208,7 +208,7 @@ def _check_filter_keys(body: dict[str, Any], table: Table, filter_cond: Any) -> 
 def query(ctx: Context, body: dict[str, Any]) -> Result:
     check(body, QUERY)
     table = data_table(ctx, body["TableName"])
-    _check_index(body, table)
+    _check_index(body)
     key_condition, filter_cond, projection = prepare_query(body, table.schema)
     _check_filter_keys(body, table, filter_cond)
     select = _check_select(body, projection is not None)
@@ -258,7 +258,7 @@ def scan(ctx: Context, body: dict[str, Any]) -> Result:
     check(body, SCAN)
     start, end = _segment_bounds(body)
     table = data_table(ctx, body["TableName"])
-    _check_index(body, table)
+    _check_index(body)
     filter_cond, projection = prepare_scan(body)
     select = _check_select(body, projection is not None)
     exclusive = _start_key(table, body)
