@@ -19,6 +19,7 @@ from quorumdb.api.ops.common import (
     RETURN_CONSUMED,
     RETURN_METRICS,
     checked_size,
+    consumed_by_name,
     data_table,
     decode_item,
     read_latest,
@@ -61,13 +62,8 @@ def _table_name_errors(tables: dict[str, Any], errors: list[str]) -> None:
 def _consumed_list(units: dict[str, float], mode: str | None) -> list[dict[str, Any]] | None:
     if mode is None or mode == "NONE":
         return None
-    out = []
-    for name, value in units.items():
-        entry: dict[str, Any] = {"TableName": name, "CapacityUnits": value}
-        if mode == "INDEXES":
-            entry["Table"] = {"CapacityUnits": value}
-        out.append(entry)
-    return out
+    return [report for name, value in units.items()
+            if (report := consumed_by_name(name, value, mode)) is not None]
 
 
 # -- BatchGetItem --------------------------------------------------------------------------

@@ -74,13 +74,18 @@ def data_table(ctx: Context, name: str) -> Table:
     return table
 
 
-def consumed(table: Table, units: float, mode: str | None) -> dict[str, Any] | None:
+def consumed_by_name(name: str, units: float, mode: str | None) -> dict[str, Any] | None:
+    """DynamoDB's ConsumedCapacity for one table, or None when not asked for."""
     if mode is None or mode == "NONE":
         return None
-    out: dict[str, Any] = {"TableName": table.record.name, "CapacityUnits": units}
+    out: dict[str, Any] = {"TableName": name, "CapacityUnits": units}
     if mode == "INDEXES":
         out["Table"] = {"CapacityUnits": units}
     return out
+
+
+def consumed(table: Table, units: float, mode: str | None) -> dict[str, Any] | None:
+    return consumed_by_name(table.record.name, units, mode)
 
 
 def add_consumed(result: dict[str, Any], table: Table, units: float, mode: str | None) -> None:
