@@ -33,7 +33,7 @@ async def write(partition: GroupPartition, key: bytes, value: bytes | None) -> N
     end = time.monotonic() + DEADLINE_S
     while True:
         try:
-            await partition.stage(key, value, 0, 0 if value is None else 1, False)
+            await partition.stage(key, value)
             return
         except DynamoDBError:
             if time.monotonic() > end:
@@ -106,7 +106,7 @@ def test_minority_cannot_commit(tmp_path: Path) -> None:
         for node in store.nodes:
             if node is not leader:
                 store.transport.down.add(node.node_id)
-        pending = asyncio.ensure_future(partition.stage(b"lonely", value(1), 0, 1, False))
+        pending = asyncio.ensure_future(partition.stage(b"lonely", value(1)))
         done, _ = await asyncio.wait({pending}, timeout=1.5)
         # never acknowledged: still waiting, or failed once the leader stepped down
         assert not done or pending.exception() is not None, "acknowledged without a quorum"

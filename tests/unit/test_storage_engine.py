@@ -29,7 +29,7 @@ def test_staged_writes_are_latest_but_not_committed_until_flushed(
 
     async def scenario() -> None:
         part = engine.open_partition("p")
-        future = part.stage(b"k1", b"\x00\x00\x00\x01v1", 0, 1, False)
+        future = part.stage(b"k1", b"\x00\x00\x00\x01v1")
         assert part.get(b"k1") is None, "readers must not see a write before it is durable"
         latest, pending = part.latest(b"k1")
         assert latest == b"\x00\x00\x00\x01v1" and pending is future
@@ -47,8 +47,7 @@ def test_group_commit_batches_concurrent_writes(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         part = engine.open_partition("p")
-        futures = [part.stage(b"k%03d" % i, b"\x00\x00\x00\x01v", 0, 1, False)
-                   for i in range(100)]
+        futures = [part.stage(b"k%03d" % i, b"\x00\x00\x00\x01v") for i in range(100)]
         await asyncio.gather(*futures)
 
     run(scenario())
@@ -61,8 +60,8 @@ def test_scan_order_bounds_and_reverse(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         part = engine.open_partition("p")
-        await asyncio.gather(*[part.stage(bytes([i]), b"\x00\x00\x00\x01" + bytes([i]), 0, 1,
-                                          False) for i in range(10, 20)])
+        await asyncio.gather(*[part.stage(bytes([i]), b"\x00\x00\x00\x01" + bytes([i]))
+                               for i in range(10, 20)])
         keys = [k for k, _ in part.scan(bytes([12]), bytes([15]))]
         assert keys == [bytes([12]), bytes([13]), bytes([14])]
         keys = [k for k, _ in part.scan(bytes([12]), bytes([15]), reverse=True)]
@@ -81,9 +80,9 @@ def test_data_and_stats_survive_reopen(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         part = engine.open_partition("p")
-        await part.stage(b"a", b"\x00\x00\x00\x05hello", 0, 5, False)
-        await part.stage(b"b", b"\x00\x00\x00\x03bye", 0, 3, False)
-        await part.stage(b"b", None, 3, 0, True)
+        await part.stage(b"a", b"\x00\x00\x00\x05hello")
+        await part.stage(b"b", b"\x00\x00\x00\x03bye")
+        await part.stage(b"b", None)
         await engine.drain()
 
     run(scenario())
@@ -96,12 +95,36 @@ def test_data_and_stats_survive_reopen(tmp_path: Path) -> None:
     reopened.close()
 
 
+def test_stats_follow_the_images_each_flush_replaces(tmp_path: Path) -> None:
+    """Statistics are computed when a batch is written, from the images it replaces:
+    overwrites, deletes of missing keys and several writes of one key in one batch."""
+    engine = Engine(str(tmp_path))
+
+    async def scenario() -> None:
+        part = engine.open_partition("p")
+        await part.stage(b"a", b"\x00\x00\x00\x05hello")
+        assert (part.stats.item_count, part.stats.size_bytes) == (1, 5)
+        await part.stage(b"a", b"\x00\x00\x00\x03abc")  # overwrite: size moves by -2
+        assert (part.stats.item_count, part.stats.size_bytes) == (1, 3)
+        await part.stage(b"missing", None)  # deleting nothing changes nothing
+        assert (part.stats.item_count, part.stats.size_bytes) == (1, 3)
+        first = part.stage(b"b", b"\x00\x00\x00\x02hi")  # same batch: the last image wins
+        second = part.stage(b"b", b"\x00\x00\x00\x04four")
+        await asyncio.gather(first, second)
+        assert (part.stats.item_count, part.stats.size_bytes) == (2, 7)
+        await part.stage(b"a", None)
+        assert (part.stats.item_count, part.stats.size_bytes) == (1, 4)
+
+    run(scenario())
+    engine.close()
+
+
 def test_dropped_partition_is_empty_when_recreated(tmp_path: Path) -> None:
     engine = Engine(str(tmp_path))
 
     async def scenario() -> None:
         part = engine.open_partition("p")
-        await part.stage(b"a", b"\x00\x00\x00\x01x", 0, 1, False)
+        await part.stage(b"a", b"\x00\x00\x00\x01x")
         engine.drop_partition("p")
         again = engine.open_partition("p")
         assert again.get(b"a") is None and again.stats.item_count == 0
@@ -124,7 +147,7 @@ def test_long_keys_keep_true_order_and_bounds(tmp_path: Path) -> None:
 
     async def load() -> None:
         part = engine.open_partition("p")
-        await asyncio.gather(*[part.stage(k, b"\x00\x00\x00\x01" + k[-1:], 0, 1, False)
+        await asyncio.gather(*[part.stage(k, b"\x00\x00\x00\x01" + k[-1:])
                                for k in keys])
 
     run(load())
@@ -153,7 +176,7 @@ def test_partition_created_after_a_read_is_readable(tmp_path: Path) -> None:
     assert list(second.scan(b"", None)) == []
 
     async def write() -> None:
-        await second.stage(b"k", b"\x00\x00\x00\x01v", 0, 1, False)
+        await second.stage(b"k", b"\x00\x00\x00\x01v")
 
     run(write())
     assert second.get(b"k") == b"\x00\x00\x00\x01v", "a committed write is visible"

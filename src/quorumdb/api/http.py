@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
 import httptools
 
@@ -26,7 +26,21 @@ MAX_BODY_BYTES = 16 * 1024 * 1024 + 64 * 1024
 MAX_PIPELINED = 16
 
 Response = tuple[int, list[tuple[bytes, bytes]], bytes]
-Handler = Callable[[str, str, dict[str, str], bytes], "Response | Awaitable[Response]"]
+
+
+class PendingResponse(Protocol):
+    """A response that is not ready yet, without the cost of a Task: an asyncio Future
+    has this surface, and so does the service's answer to a write awaiting its commit."""
+
+    def done(self) -> bool: ...
+
+    def result(self) -> Response: ...
+
+    def add_done_callback(self, callback: Callable[[Any], None]) -> None: ...
+
+
+Handler = Callable[[str, str, dict[str, str], bytes],
+                   "Response | PendingResponse | Coroutine[Any, Any, Response]"]
 
 _REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 413: b"Request Entity Too Large",
             500: b"Internal Server Error", 503: b"Service Unavailable"}
@@ -49,7 +63,7 @@ class HttpProtocol(asyncio.Protocol):
         self.body_parts: list[bytes] = []
         self.body_size = 0
         self.header_size = 0
-        self.pending: deque[asyncio.Future[Response] | Response] = deque()
+        self.pending: deque[PendingResponse | Response] = deque()
         self.framing: deque[tuple[bool, bool]] = deque()  # (keep-alive, HEAD) per request
         self.closing = False
         self.paused = False
@@ -134,11 +148,13 @@ class HttpProtocol(asyncio.Protocol):
                 return
             self.pending.append(result)
         else:
-            self.pending.append(asyncio.ensure_future(result))
+            pending: PendingResponse = (asyncio.ensure_future(result)
+                                        if asyncio.iscoroutine(result) else result)
+            self.pending.append(pending)
             if len(self.pending) >= MAX_PIPELINED and self.transport is not None:
                 self.transport.pause_reading()
                 self.paused = True
-            self.pending[-1].add_done_callback(self._drain)  # type: ignore[union-attr]
+            pending.add_done_callback(self._drain)
         self.framing.append(framing)
 
     # -- writing -----------------------------------------------------------------------

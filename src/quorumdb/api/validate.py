@@ -178,11 +178,14 @@ def check(body: dict[str, Any], members: Sequence[Member],
           extra: Callable[[list[str]], None] | None = None) -> None:
     """Runs both stages over ``body``; ``extra`` may append more constraint messages
     (members whose rules depend on each other) before the ValidationException is built."""
-    for member in members:
-        _check_type(member, body.get(member.name))
+    # Most members of a request are absent: those that are optional need no call.
+    present = [(member, value) for member in members
+               if (value := body.get(member.name)) is not None or member.required]
+    for member, value in present:
+        _check_type(member, value)
     errors: list[str] = []
-    for member in members:
-        constraint_errors(member, body.get(member.name), member.wire_name, errors)
+    for member, value in present:
+        constraint_errors(member, value, member.wire_name, errors)
     if extra is not None:
         extra(errors)
     raise_constraint_errors(errors)

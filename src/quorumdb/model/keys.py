@@ -176,15 +176,17 @@ def _escape(raw: bytes) -> bytes:
     return raw + _TERMINATOR
 
 
+_PAIR_BYTE = {f"{pair:02d}": 1 + pair for pair in range(100)}
+
+
 def _encode_number(text: str) -> bytes:
     negative, significant, adjusted = split_number(text)
     if not significant:
         return _ZERO
     if len(significant) % 2:
         significant += "0"
-    pairs = bytes(
-        1 + int(significant[index : index + 2]) for index in range(0, len(significant), 2)
-    )
+    pairs = bytes([_PAIR_BYTE[significant[index : index + 2]]
+                   for index in range(0, len(significant), 2)])
     exponent = adjusted + _EXPONENT_BIAS
     assert 0 <= exponent <= 255, text
     if negative:

@@ -90,4 +90,11 @@ def value_size(value: dict[str, Any]) -> int:
 
 def item_size(item: dict[str, dict[str, Any]]) -> int:
     """Size in bytes of an item: attribute names plus values."""
-    return sum(_utf8_length(name) + value_size(value) for name, value in item.items())
+    total = 0
+    for name, value in item.items():
+        text = value.get("S")  # the common case, without a call per attribute
+        if type(text) is str and text.isascii() and name.isascii():
+            total += len(name) + len(text)
+        else:
+            total += _utf8_length(name) + value_size(value)
+    return total

@@ -276,10 +276,16 @@ def validate_item(item: object) -> Item:
     """Validate an untrusted item (attribute name -> AttributeValue); canonical copy.
 
     Attributes whose value is JSON ``null`` are dropped, as DynamoDB's JSON layer does.
+    A string value is canonical as it arrives and is kept, not copied (the common case,
+    and the cost of a PutItem is mostly per attribute).
     """
-    return {
-        name: _validate(value, 0) for name, value in _require_map(item).items() if value is not None
-    }
+    out: Item = {}
+    for name, value in _require_map(item).items():
+        if type(value) is dict and len(value) == 1 and type(value.get("S")) is str:
+            out[name] = value
+        elif value is not None:
+            out[name] = _validate(value, 0)
+    return out
 
 
 # --- helpers over validated values ----------------------------------------------------

@@ -134,6 +134,23 @@ class PartitionStats:
     size_bytes: int = 0
 
 
+def _replace(txn: lmdb.Transaction, db: Any, stats: PartitionStats, key: bytes,
+             value: bytes | None) -> None:
+    """Writes one image (None deletes) and moves ``stats`` by the difference between it
+    and the image it replaces (read in the same LMDB call as the write)."""
+    stored = stored_key(key)
+    old: bytes | None  # write transactions are begun without buffers
+    if value is None:
+        old = txn.pop(stored, db=db)  # type: ignore[assignment]
+    else:
+        old = txn.replace(stored, wrap(key, value), db=db)  # type: ignore[assignment]
+        stats.item_count += 1
+        stats.size_bytes += unpack_size(value)
+    if old is not None:
+        stats.item_count -= 1
+        stats.size_bytes -= unpack_size(unwrap(stored, old)[1])
+
+
 @dataclass
 class _Staged:
     value: bytes | None
@@ -210,16 +227,13 @@ class Partition:
                     return
             yield key, value
 
-    def stage(self, key: bytes, value: bytes | None, old_size: int, new_size: int,
-              old_exists: bool) -> asyncio.Future[None]:
+    def stage(self, key: bytes, value: bytes | None) -> asyncio.Future[None]:
         """Stages the new image of ``key`` (None deletes it) and returns the future that
-        resolves when it is durable. Stats change at stage time so that they describe
-        the latest state, like the item itself."""
+        resolves when it is durable. Statistics change when the flush writes it, from
+        the image it replaces, so a write whose answer needs no old image reads none."""
         assert not self.dropped, "write to a dropped partition"
         future = self.engine.next_flush_future()
         self.staged[key] = _Staged(value, future)
-        self.stats.item_count += (value is not None) - old_exists
-        self.stats.size_bytes += new_size - old_size
         self.engine.schedule(self)
         return future
 
@@ -361,9 +375,8 @@ class Engine:
             while self._dirty:
                 future = self._flush_future
                 assert future is not None
-                batch = [(p, p.staged, msgspec.msgpack.encode(p.stats))
-                         for p in self._dirty.values()]
-                for partition, _, _ in batch:
+                batch = [(p, p.staged) for p in self._dirty.values()]
+                for partition, _ in batch:
                     partition.staged = {}
                 self._dirty = {}
                 self._flush_future = None
@@ -374,11 +387,13 @@ class Engine:
                         waiter.set_result(None)
                 self._inflight = future
                 try:
-                    await self._loop.run_in_executor(None, self._write_batch, batch)
+                    stats = await self._loop.run_in_executor(None, self._write_batch, batch)
                 except Exception as exc:  # a failed disk fails the writes it held
                     log.exception("group commit failed; its writes are answered with errors")
                     future.set_exception(exc)
                     continue
+                for (partition, _), new_stats in zip(batch, stats, strict=True):
+                    partition.stats = new_stats
                 self.flushes += 1
                 self.committed()
                 future.set_result(None)
@@ -387,18 +402,22 @@ class Engine:
             self._inflight = None
 
     def _write_batch(
-        self, batch: Sequence[tuple[Partition, dict[bytes, _Staged], bytes]]
-    ) -> None:
+        self, batch: Sequence[tuple[Partition, dict[bytes, _Staged]]]
+    ) -> list[PartitionStats]:
+        """Runs on the executor: one write transaction for the batch, with each
+        partition's statistics updated from the images replaced, then one sync."""
+        out: list[PartitionStats] = []
         with self.env.begin(write=True) as txn:
-            for partition, staged, stats in batch:
+            for partition, staged in batch:
+                stats = PartitionStats(partition.stats.item_count, partition.stats.size_bytes)
+                out.append(stats)
                 if partition.dropped:
                     continue
                 for key, entry in staged.items():
-                    if entry.value is None:
-                        txn.delete(stored_key(key), db=partition.db)
-                    else:
-                        txn.put(stored_key(key), wrap(key, entry.value), db=partition.db)
-                txn.put(b"stats/" + partition.name.encode(), stats, db=self.meta)
+                    _replace(txn, partition.db, stats, key, entry.value)
+                txn.put(b"stats/" + partition.name.encode(), msgspec.msgpack.encode(stats),
+                        db=self.meta)
+        return out
 
     # -- replicated mode: chosen log entries applied to the state machine ---------------
     def applied_slot(self, name: str) -> int:
@@ -421,16 +440,7 @@ class Engine:
             for name, slot, writes in batches:
                 partition = self.open_partition(name)
                 for key, value in writes:
-                    stored = stored_key(key)
-                    old = txn.get(stored, db=partition.db)
-                    old_size = unpack_size(unwrap(stored, old)[1]) if old is not None else 0
-                    if value is None:
-                        if old is not None:
-                            txn.delete(stored, db=partition.db)
-                    else:
-                        txn.put(stored, wrap(key, value), db=partition.db)
-                    partition.stats.item_count += (value is not None) - (old is not None)
-                    partition.stats.size_bytes += (unpack_size(value) if value else 0) - old_size
+                    _replace(txn, partition.db, partition.stats, key, value)
                 txn.put(b"applied/" + name.encode(), b"%d" % slot, db=self.meta)
                 touched[name] = partition
                 self._applied[name] = slot

@@ -30,8 +30,10 @@ class PartitionLike(Protocol):
 
     def latest(self, key: bytes) -> tuple[bytes | None, asyncio.Future[None] | None]: ...
 
-    def stage(self, key: bytes, value: bytes | None, old_size: int, new_size: int,
-              old_exists: bool) -> asyncio.Future[None]: ...
+    def stage(self, key: bytes, value: bytes | None) -> asyncio.Future[None]:
+        """Stages the new image of ``key`` (None deletes it); the future resolves when
+        it is durable. Statistics follow from the images replaced when it is applied."""
+        ...
 
 
 class PartitionHost(Protocol):

@@ -95,8 +95,7 @@ class GroupPartition:
         leader = self._leader_or_unavailable()
         return leader.engine.open_partition(self.name).get(key), None
 
-    def stage(self, key: bytes, value: bytes | None, old_size: int, new_size: int,
-              old_exists: bool) -> asyncio.Future[None]:
+    def stage(self, key: bytes, value: bytes | None) -> asyncio.Future[None]:
         leader = self._leader_or_unavailable()
         proposal = leader.propose(self.group, encode_writes(self.name, [(key, value)]))
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -195,7 +195,7 @@ def _write(body: dict[str, Any], plans: list[tuple[Table, bytes, dict[str, Any] 
             if pending is not None:
                 waits.append(pending)
             continue
-        waits.append(stage_write(table.partition, key, item, size, old is not None, old_size))
+        waits.append(stage_write(table.partition, key, item, size))
     result: dict[str, Any] = {"UnprocessedItems": {}}
     consumed = _consumed_list(units, body.get("ReturnConsumedCapacity"))
     if consumed is not None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import msgspec
 
-from quorumdb.api.service import Context, Result
+from quorumdb.api.service import Context, Deferred, Result
 from quorumdb.api.validate import Member
 from quorumdb.errors import DynamoDBError, ResourceNotFoundException, ValidationException
 from quorumdb.metadata.catalog import Table
@@ -117,9 +117,9 @@ def checked_size(item: dict[str, Any]) -> int:
 
 
 def stage_write(partition: PartitionLike, key: bytes, new_item: dict[str, Any] | None,
-                new_size: int, old_exists: bool, old_size: int) -> Awaitable[None]:
+                new_size: int) -> Awaitable[None]:
     value = None if new_item is None else pack_item(_encode(new_item), new_size)
-    return partition.stage(key, value, old_size, new_size, old_exists)
+    return partition.stage(key, value)
 
 
 def write_units(old_size: int, new_size: int) -> float:
@@ -127,14 +127,12 @@ def write_units(old_size: int, new_size: int) -> float:
     return capacity.write_capacity_units(max(old_size, new_size))
 
 
-async def after(durable: Awaitable[None], result: Result) -> Result:
-    await durable
-    return result
+def after(durable: Awaitable[None], result: Result) -> Deferred:
+    return Deferred(durable, result)
 
 
-async def fail_after(durable: Awaitable[None], error: DynamoDBError) -> Result:
-    await durable
-    raise error
+def fail_after(durable: Awaitable[None], error: DynamoDBError) -> Deferred:
+    return Deferred(durable, error=error)
 
 
 def with_room(ctx: Context, handler: Callable[[Context, dict[str, Any]], Any],

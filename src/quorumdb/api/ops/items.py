@@ -96,15 +96,19 @@ def put_item(ctx: Context, body: dict[str, Any]) -> Any:
 def _put(ctx: Context, body: dict[str, Any], table: Table, item: dict[str, Any],
          new_size: int, prepared: Any) -> Any:
     key = encode_storage_key(table.schema, {k: item[k] for k in table.schema.key_names})
+    result: dict[str, Any] = {}
+    consumed_mode = body.get("ReturnConsumedCapacity")
+    if (prepared.condition is None and body.get("ReturnValues") in (None, "NONE")
+            and consumed_mode in (None, "NONE")):
+        # nothing in the answer depends on the old image: do not read it
+        return after(stage_write(table.partition, key, item, new_size), result)
     old, old_size, pending = read_latest(table.partition, key)
     if prepared.condition is not None and not expr.evaluate_condition(prepared.condition, old):
         return _condition_failed(body, old, pending)
-    durable = stage_write(table.partition, key, item, new_size, old is not None, old_size)
-    result: dict[str, Any] = {}
+    durable = stage_write(table.partition, key, item, new_size)
     if body.get("ReturnValues") == "ALL_OLD" and old is not None:
         result["Attributes"] = old
-    add_consumed(result, table, write_units(old_size, new_size),
-                 body.get("ReturnConsumedCapacity"))
+    add_consumed(result, table, write_units(old_size, new_size), consumed_mode)
     return after(durable, result)
 
 
@@ -129,7 +133,7 @@ def _delete(ctx: Context, body: dict[str, Any], table: Table, key: bytes,
     add_consumed(result, table, write_units(old_size, 0), body.get("ReturnConsumedCapacity"))
     if old is None:
         return result if pending is None else after(pending, result)
-    durable = stage_write(table.partition, key, None, 0, True, old_size)
+    durable = stage_write(table.partition, key, None, 0)
     return after(durable, result)
 
 
@@ -152,7 +156,7 @@ def _update(ctx: Context, body: dict[str, Any], table: Table, key_value: dict[st
     else:
         new, updated_paths = (dict(old) if old is not None else dict(key_value)), ()
     new_size = checked_size(new)
-    durable = stage_write(table.partition, key, new, new_size, old is not None, old_size)
+    durable = stage_write(table.partition, key, new, new_size)
     result: dict[str, Any] = {}
     attributes = _update_return_values(body.get("ReturnValues"), old, new, updated_paths)
     if attributes:
