@@ -112,6 +112,7 @@ PRESIGNED_EXPIRES_S_MAX = 7 * 24 * 60 * 60
 # One entry per (secret, day, region): 1,024 covers 512 keys across a UTC date rollover
 # at ~100 bytes an entry (~100 KiB); a miss costs only four HMACs (~5 us).
 SIGNING_KEY_CACHE_ENTRIES_MAX = 1024
+ACCEPTED_CACHE_ENTRIES_MAX = 1024
 
 # Verified: DynamoDB's MissingAuthenticationTokenException (dynalite, recorded from AWS).
 MSG_MISSING_TOKEN = "Request is missing Authentication Token"
@@ -490,6 +491,10 @@ class SigV4Verifier:
         self._credentials = credentials
         # The region is enforced only when signatures are (local mode accepts any).
         self._region = region if credentials is not None else None
+        # Local mode: the verdict on a header-signed request depends on the Authorization
+        # head (everything before the signature) and the request date only, and is the
+        # same for every request a client sends within that second.
+        self._accepted: dict[tuple[str, str], AuthResult] = {}
 
     def verify(
         self,
@@ -504,6 +509,32 @@ class SigV4Verifier:
 
         ``path`` and ``query`` are raw (as on the request line); ``headers`` has
         lower-cased names, repeated headers joined with ``,``."""
+        accepted_key = None
+        if self._credentials is None and not query:
+            authorization = headers.get("authorization")
+            if authorization is not None:
+                head, separator, signature = authorization.rpartition("Signature=")
+                if separator and signature and _HEX.issuperset(signature):
+                    accepted_key = (head, headers.get("x-amz-date") or headers.get("date") or "")
+                    accepted = self._accepted.get(accepted_key)
+                    if accepted is not None:
+                        return accepted
+        result = self._verify(method, path, query, headers, body, now_epoch_s)
+        if accepted_key is not None:
+            if len(self._accepted) >= ACCEPTED_CACHE_ENTRIES_MAX:
+                self._accepted.clear()
+            self._accepted[accepted_key] = result
+        return result
+
+    def _verify(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        now_epoch_s: float,
+    ) -> AuthResult:
         pairs = _split_query(query) if query else []
         params: dict[str, str] = {}
         for name, value in pairs:

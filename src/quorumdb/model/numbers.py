@@ -120,7 +120,7 @@ def split_number(text: str) -> tuple[bool, str, int]:
     adjusted exponent is the power of ten of the first of them. Key encoding and item
     sizing read numbers through this instead of building a Decimal.
     """
-    if _is_canonical_integer(text):
+    if is_canonical_integer(text):
         negative = text[0] == "-"
         body = text[1:] if negative else text
         if body == "0":
@@ -143,7 +143,7 @@ def _plain(negative: bool, significant: str, adjusted: int) -> str:
     return "-" + text if negative else text
 
 
-def _is_canonical_integer(text: str) -> bool:
+def is_canonical_integer(text: str) -> bool:
     """Fast path: a plain integer of at most 38 digits without a leading zero."""
     body = text[1:] if text[:1] == "-" else text
     return (
@@ -165,7 +165,7 @@ def parse_number(text: str) -> Decimal:
 
 def normalize_number(text: str) -> str:
     """Validate ``text`` and return the canonical text DynamoDB would answer with."""
-    if _is_canonical_integer(text):
+    if is_canonical_integer(text):
         return text
     return _plain(*_split(text))
 

@@ -42,7 +42,12 @@ from decimal import Decimal
 from typing import Any
 
 from quorumdb.errors import SerializationException, ValidationException
-from quorumdb.model.numbers import NOT_A_NUMBER_MESSAGE, compare_numbers, normalize_number
+from quorumdb.model.numbers import (
+    NOT_A_NUMBER_MESSAGE,
+    compare_numbers,
+    is_canonical_integer,
+    normalize_number,
+)
 
 AttributeValue = dict[str, Any]
 Item = dict[str, AttributeValue]
@@ -276,12 +281,15 @@ def validate_item(item: object) -> Item:
     """Validate an untrusted item (attribute name -> AttributeValue); canonical copy.
 
     Attributes whose value is JSON ``null`` are dropped, as DynamoDB's JSON layer does.
-    A string value is canonical as it arrives and is kept, not copied (the common case,
-    and the cost of a PutItem is mostly per attribute).
+    String values and plain integers are canonical as they arrive and are kept, not
+    copied (the common case; the cost of a PutItem is mostly per attribute).
     """
     out: Item = {}
     for name, value in _require_map(item).items():
-        if type(value) is dict and len(value) == 1 and type(value.get("S")) is str:
+        if type(value) is dict and len(value) == 1 and (
+            type(value.get("S")) is str
+            or (type(number := value.get("N")) is str and is_canonical_integer(number))
+        ):
             out[name] = value
         elif value is not None:
             out[name] = _validate(value, 0)
