@@ -28,6 +28,10 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
                        help="with --replicas 3: serve eventually consistent reads from any "
                             "replica (they may lag by up to a heartbeat, as on AWS); by "
                             "default they are served by the leader")
+    serve.add_argument("--workers", type=int, default=0,
+                       help="extra front-end processes on the same port (SO_REUSEPORT) that "
+                            "answer reads from the shared LMDB and pass every other request "
+                            "to the primary; uses more cores (--replicas 1 only)")
     serve.add_argument("--log-level", default="WARNING")
 
 
@@ -50,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             region=args.region, credentials_path=args.credentials,
             transition_delay_s=args.table_transition_ms / 1000.0,
             replicas=args.replicas, eventual_reads_anywhere=args.stale_reads,
+            workers=args.workers, log_level=args.log_level.upper(),
         ))
     if args.command == "bench":
         from quorumdb.bench.run import main as bench_main

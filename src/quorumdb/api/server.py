@@ -5,8 +5,14 @@ stop accepting, let in-flight writes become durable, close LMDB."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+import shutil
 import signal
+import sys
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import uvloop
@@ -24,6 +30,7 @@ from quorumdb.storage.replicated import ReplicatedStore
 log = logging.getLogger("quorumdb.serve")
 
 SHUTDOWN_S = 10.0
+WORKER_START_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,8 @@ class ServeOptions:
     transition_delay_s: float = 0.0
     replicas: int = 1
     eventual_reads_anywhere: bool = False
+    workers: int = 0
+    log_level: str = "WARNING"
 
 
 async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> None:
@@ -55,29 +64,91 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
     service = Service(context, OPERATIONS, credentials)
     loop = asyncio.get_running_loop()
     connections: set[HttpProtocol] = set()
+
+    def protocol() -> HttpProtocol:
+        return HttpProtocol(service.handle, service.too_large, connections)
+
     server = await loop.create_server(
-        lambda: HttpProtocol(service.handle, service.too_large, connections),
-        options.host, options.port, reuse_address=True, backlog=1024,
+        protocol, options.host, options.port, reuse_address=True,
+        reuse_port=options.workers > 0, backlog=1024,
     )
-    stop = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    where = options.data_dir or "memory"
-    log.warning("quorumdb serving on http://%s:%d (data: %s)", options.host, options.port, where)
-    print(f"quorumdb serving on http://{options.host}:{options.port} (data: {where})",
-          flush=True)
-    if ready is not None:
-        ready.set()
+    port = server.sockets[0].getsockname()[1]
+    workers = None
     try:
+        if options.workers > 0:
+            if not isinstance(engine, Engine):
+                raise SystemExit("--workers needs --replicas 1: workers read the node's LMDB")
+            workers = Workers(options, engine.path, port)
+            await workers.start(protocol)
+        stop = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        where = options.data_dir or "memory"
+        log.warning("quorumdb serving on http://%s:%d (data: %s)", options.host, port, where)
+        print(f"quorumdb serving on http://{options.host}:{port} (data: {where})", flush=True)
+        if ready is not None:
+            ready.set()
         await stop.wait()
     finally:
+        if workers is not None:  # first: their requests in flight may need the primary
+            await workers.stop()
         server.close()
-        await _finish_connections(connections)
+        await finish_connections(connections)
         await engine.drain()
         engine.close()
 
 
-async def _finish_connections(connections: set[HttpProtocol]) -> None:
+class Workers:
+    """The primary's side of ``--workers N``: a Unix socket that answers the requests the
+    workers pass on (through the same protocol and service as TCP clients), and the
+    worker processes themselves (see ``quorumdb.api.worker``)."""
+
+    def __init__(self, options: ServeOptions, data_path: str, port: int) -> None:
+        self.options = options
+        self.run_dir = tempfile.mkdtemp(prefix="quorumdb-run-")
+        self.socket_path = os.path.join(self.run_dir, "primary.sock")
+        self.worker_options = {
+            "host": options.host, "port": port, "data_path": data_path,
+            "primary_socket": self.socket_path, "region": options.region,
+            "credentials_path": options.credentials_path,
+            "transition_delay_s": options.transition_delay_s,
+            "endpoint_address": f"{options.host}:{options.port}",
+            "log_level": options.log_level,
+        }
+        self.processes: list[asyncio.subprocess.Process] = []
+        self.unix_server: asyncio.AbstractServer | None = None
+
+    async def start(self, protocol: Callable[[], HttpProtocol]) -> None:
+        loop = asyncio.get_running_loop()
+        self.unix_server = await loop.create_unix_server(protocol, self.socket_path)
+        for _ in range(self.options.workers):
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "quorumdb.api.worker", json.dumps(self.worker_options),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            self.processes.append(process)
+        for process in self.processes:
+            assert process.stdout is not None
+            line = await asyncio.wait_for(process.stdout.readline(), WORKER_START_S)
+            if line.strip() != b"ready":
+                raise RuntimeError(f"worker {process.pid} did not start (exit {process.returncode})")
+
+    async def stop(self) -> None:
+        for process in self.processes:
+            if process.returncode is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                await asyncio.wait_for(process.wait(), SHUTDOWN_S + 5.0)
+            except TimeoutError:
+                log.warning("worker %d did not stop; killing it", process.pid)
+                process.kill()
+                await process.wait()
+        if self.unix_server is not None:
+            self.unix_server.close()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+async def finish_connections(connections: set[HttpProtocol]) -> None:
     """Clean shutdown: stop reading requests, answer the ones in flight (their writes
     become durable first), then close every connection. Bounded by SHUTDOWN_S."""
     for connection in list(connections):

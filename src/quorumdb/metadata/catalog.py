@@ -81,11 +81,20 @@ class Table:
         self.partition = partition
 
 
+GENERATION_KEY = b"catalog/generation"
+
+
 class Catalog:
+    """The tables of a node, from the records in its meta database. Every change bumps a
+    generation counter stored beside them, so that front-end workers, which read the same
+    LMDB from other processes, know when to load the records again."""
+
     def __init__(self, engine: PartitionHost, transition_delay_s: float = 0.0) -> None:
         self.engine = engine
         self.transition_delay_s = transition_delay_s
         self.tables: dict[str, Table] = {}
+        raw_generation = engine.meta_get(GENERATION_KEY)
+        self.generation = int(raw_generation) if raw_generation else 0
         for _, raw in engine.meta_items(b"table/"):
             record = _DECODER.decode(raw)
             self.tables[record.name] = Table(record, engine.open_partition(record.partition))
@@ -103,8 +112,13 @@ class Catalog:
             return "ACTIVE"
         return record.status
 
+    def _changed(self) -> None:
+        self.generation += 1
+        self.engine.meta_put(GENERATION_KEY, b"%d" % self.generation)
+
     def put(self, record: TableRecord) -> Table:
         self.engine.meta_put(b"table/" + record.name.encode(), _ENCODER.encode(record))
+        self._changed()
         table = self.tables.get(record.name)
         if table is None or table.record.partition != record.partition:
             table = Table(record, self.engine.open_partition(record.partition))
@@ -117,3 +131,4 @@ class Catalog:
         table = self.tables.pop(name)
         self.engine.meta_put(b"table/" + name.encode(), None)
         self.engine.drop_partition(table.record.partition)
+        self._changed()

@@ -241,21 +241,26 @@ class Partition:
 class Engine:
     """An LMDB environment and the group-commit flusher of all its partitions."""
 
-    def __init__(self, path: str | None, *, sync: bool = True) -> None:
+    def __init__(self, path: str | None, *, sync: bool = True, readonly: bool = False) -> None:
+        """``readonly``: a front-end worker's view of another process's environment
+        (reads through LMDB's multi-process readers; every write stays with the owner)."""
         self._temp_dir: str | None = None
+        self.readonly = readonly
         if path is None:
             base = "/dev/shm" if os.path.isdir("/dev/shm") else None
             self._temp_dir = tempfile.mkdtemp(prefix="quorumdb-", dir=base)
             path = self._temp_dir
             sync = False
-        os.makedirs(path, exist_ok=True)
+        if not readonly:
+            os.makedirs(path, exist_ok=True)
         self.path = path
-        self.sync = sync
+        self.sync = sync and not readonly
         self.env = lmdb.open(
             path, map_size=MAP_SIZE_BYTES, max_dbs=MAX_PARTITIONS, sync=sync,
             metasync=sync, readahead=False, writemap=False, max_readers=1024,
+            readonly=readonly, create=not readonly,
         )
-        self.meta = self.env.open_db(META_DB)
+        self.meta = self.env.open_db(META_DB, create=not readonly)
         self.partitions: dict[str, Partition] = {}
         self._dirty: dict[str, Partition] = {}
         self._flush_future: asyncio.Future[None] | None = None
@@ -288,6 +293,12 @@ class Engine:
             self._read_txn = None
 
     # -- catalog: small records in the meta database -------------------------------------
+    def meta_get_current(self, key: bytes) -> bytes | None:
+        """A catalog record as of the shared reader's snapshot (no transaction of its own:
+        the front-end worker asks this on every request)."""
+        value: bytes | None = self.reader().get(key, db=self.meta)  # type: ignore[assignment]
+        return value
+
     def meta_get(self, key: bytes) -> bytes | None:
         with self.env.begin(db=self.meta) as txn:
             value: bytes | None = txn.get(key)
@@ -317,7 +328,7 @@ class Engine:
         existing = self.partitions.get(name)
         if existing is not None:
             return existing
-        db = self.env.open_db(name.encode(), create=True)
+        db = self.env.open_db(name.encode(), create=not self.readonly)
         self.committed()  # a transaction cannot use a database opened after it began
         raw = self.meta_get(b"stats/" + name.encode())
         stats = msgspec.msgpack.decode(raw, type=PartitionStats) if raw else PartitionStats()
