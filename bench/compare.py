@@ -59,10 +59,12 @@ READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 BENCH_SLACK_S = 600.0 + 180.0  # bench's own preload bound plus setup and reporting
 INSTALL_TIMEOUT_S = 900.0
-SERVER_ORDER = ("ceiling", "quorumdb", "quorumdb-mem", "dynalite-mem", "dynalite-disk",
+SERVER_ORDER = ("ceiling", "quorumdb", "quorumdb-workers", "quorumdb-mem", "dynalite-mem",
+                "dynalite-disk",
                 "moto")
 BASELINE = "quorumdb"  # the ratio column divides this server's ops/s by each row's
 BASELINE_MEM = "quorumdb-mem"
+BASELINE_WORKERS = "quorumdb-workers"
 
 
 def log(message: str) -> None:
@@ -211,6 +213,10 @@ def server_specs(peers: Peers) -> dict[str, ServerSpec]:
         ServerSpec("quorumdb", "quorumdb serve (durable)",
                    lambda port, d: [PYTHON, "-m", "quorumdb", "serve", "--host", "127.0.0.1",
                                     "--port", str(port), "--data-dir", str(d / "data")]),
+        ServerSpec("quorumdb-workers", "quorumdb serve --workers 1 (durable)",
+                   lambda port, d: [PYTHON, "-m", "quorumdb", "serve", "--host", "127.0.0.1",
+                                    "--port", str(port), "--data-dir", str(d / "data"),
+                                    "--workers", "1"]),
         ServerSpec("quorumdb-mem", "quorumdb serve --in-memory",
                    lambda port, _d: [PYTHON, "-m", "quorumdb", "serve", "--host",
                                      "127.0.0.1", "--port", str(port), "--in-memory"]),
@@ -261,6 +267,21 @@ def process_cpu_s(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     except (OSError, ValueError, IndexError):
         return 0.0
+
+
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds of a server process and its live child processes (``--workers``)."""
+    total = process_cpu_s(pid)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == str(pid):
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
 
 
 def children_cpu_s() -> float:
@@ -471,12 +492,12 @@ def run_server(spec: ServerSpec, settings: Settings, workdir: Path) -> list[Row]
                 continue
             log(f"{spec.key} {row.workload}: {shell(bench_argv(settings, row.workload, server.endpoint))}")
             assert server.proc is not None
-            busy0, server0, bench0 = (machine_busy_s(), process_cpu_s(server.proc.pid),
+            busy0, server0, bench0 = (machine_busy_s(), server_cpu_s(server.proc.pid),
                                       children_cpu_s())
             wall0 = time.monotonic()
             row.result, row.note = run_bench(settings, row.workload, server.endpoint, scratch)
             wall = time.monotonic() - wall0
-            ours = (process_cpu_s(server.proc.pid) - server0) + (children_cpu_s() - bench0)
+            ours = (server_cpu_s(server.proc.pid) - server0) + (children_cpu_s() - bench0)
             row.other_cores = max(0.0, machine_busy_s() - busy0 - ours) / max(wall, 1e-3)
             timed_out = row.note.startswith("bench timed out")
             row.rss_mib = server.peak_rss_mib()
@@ -540,12 +561,13 @@ def table(rows: list[Row]) -> list[str]:
     by_key = {(row.server, row.workload): row for row in rows}
     lines = ["| server | workload | ops/s | p50 ms | p99 ms | p99.9 ms | errors "
              "| server peak RSS MiB | other CPU load (cores) "
-             "| quorumdb durable ÷ this | quorumdb in-memory ÷ this |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| quorumdb durable ÷ this | quorumdb --workers 1 ÷ this "
+             "| quorumdb in-memory ÷ this |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         name = WORKLOAD_NAMES.get(row.workload, row.workload)
         if row.result is None:
-            lines.append(f"| {row.label} | {name} | {cell(row.note)[:240]} | | | | | | | | |")
+            lines.append(f"| {row.label} | {name} | {cell(row.note)[:240]} | | | | | | | | | |")
             continue
         result = row.result
         rss = f"{row.rss_mib:,.0f}" if row.rss_mib is not None else "-"
@@ -558,6 +580,7 @@ def table(rows: list[Row]) -> list[str]:
             f"| {_fmt_ms(result['p50_ms'])} | {_fmt_ms(result['p99_ms'])} "
             f"| {_fmt_ms(result['p999_ms'])} | {errors} | {rss} | {other} "
             f"| {_ratio(by_key.get((BASELINE, row.workload)), row)} "
+            f"| {_ratio(by_key.get((BASELINE_WORKERS, row.workload)), row)} "
             f"| {_ratio(by_key.get((BASELINE_MEM, row.workload)), row)} |")
     return lines
 
