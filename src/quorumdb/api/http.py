@@ -46,6 +46,11 @@ _REASONS = {200: b"OK", 400: b"Bad Request", 404: b"Not Found", 413: b"Request E
             500: b"Internal Server Error", 503: b"Service Unavailable"}
 
 
+# Clients send the same few header names on every request: lower-cased once each.
+MAX_CACHED_HEADER_NAMES = 256
+_HEADER_NAMES: dict[bytes, str] = {}
+
+
 class _TooLarge(Exception):
     pass
 
@@ -122,7 +127,11 @@ class HttpProtocol(asyncio.Protocol):
         self.header_size += len(name) + len(value)
         if self.header_size > MAX_HEADER_BYTES:
             raise _TooLarge
-        key = name.decode("latin-1").lower()
+        key = _HEADER_NAMES.get(name)
+        if key is None:
+            key = name.decode("latin-1").lower()
+            if len(_HEADER_NAMES) < MAX_CACHED_HEADER_NAMES:
+                _HEADER_NAMES[name] = key
         text = value.decode("latin-1")
         previous = self.headers.get(key)
         self.headers[key] = text if previous is None else previous + "," + text
@@ -190,8 +199,7 @@ class HttpProtocol(asyncio.Protocol):
         status, headers, body = response
         keep_alive, head_only = framing
         out = [b"HTTP/1.1 %d %s\r\n" % (status, _REASONS.get(status, b"OK"))]
-        for name, value in headers:
-            out.append(name + b": " + value + b"\r\n")
+        out += [b"%s: %s\r\n" % header for header in headers]
         out.append(b"Content-Length: %d\r\n" % len(body))
         if not keep_alive:
             out.append(b"Connection: close\r\n")

@@ -104,11 +104,11 @@ class _RequestIds:
     counter (unique, cheap, no per-request entropy)."""
 
     def __init__(self) -> None:
-        self.prefix = base64.b32encode(os.urandom(20)).decode()[:32]
+        self.prefix = base64.b32encode(os.urandom(20))[:32]
         self.counter = itertools.count()
 
     def next(self) -> bytes:
-        return f"{self.prefix}{next(self.counter):020d}".encode()
+        return b"%s%020d" % (self.prefix, next(self.counter))
 
 
 class Service:

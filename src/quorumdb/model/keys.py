@@ -41,7 +41,7 @@ Pure: no I/O, no clocks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import Any
 
@@ -80,17 +80,16 @@ class KeySchema:
     hash_type: str
     range_name: str | None = None
     range_type: str | None = None
+    # computed once: every item operation asks for it
+    key_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         assert self.hash_type in KEY_TYPES, self.hash_type
         assert (self.range_name is None) == (self.range_type is None), self
         assert self.range_type is None or self.range_type in KEY_TYPES, self.range_type
-
-    @property
-    def key_names(self) -> tuple[str, ...]:
-        if self.range_name is None:
-            return (self.hash_name,)
-        return (self.hash_name, self.range_name)
+        names = (self.hash_name,) if self.range_name is None else (self.hash_name,
+                                                                    self.range_name)
+        object.__setattr__(self, "key_names", names)
 
 
 # --- validation -----------------------------------------------------------------------
