@@ -329,8 +329,8 @@ class Cluster:
         node_id = NodeId(int(args[0]))
         disk = self.disks[node_id]
         slot = disk.applied_slot
-        self.replica(node_id).compact(slot)
-        disk.snapshot = Snapshot(slot, self.replica(node_id).membership,
-                                 json.dumps(disk.applied).encode())
+        replica = self.replica(node_id)
+        disk.snapshot = replica.checkpoint_snapshot(slot, json.dumps(disk.applied).encode())
+        replica.compact(slot)
         disk.entries = {s: e for s, e in disk.entries.items() if s > slot}
         self.out.append(f"{node_id}: compacted through {slot}")

@@ -77,4 +77,4 @@ def test_scripts_exist() -> None:
     # The scenarios issue 4 (point 7) asks for; deleting one must be deliberate.
     assert {"election", "proposal", "batching_window", "crash_between_accept_and_commit",
             "split_leader_minority", "lagging_follower", "log_replica", "transfer",
-            "reconfiguration"} <= names
+            "reconfiguration", "stale_entry_not_revived"} <= names

@@ -1,5 +1,5 @@
-"""The simulator's own parts: event ordering, drifting clocks, the seeded network and the
-faulty disk. Each test can fail on a plausible bug of its part."""
+"""The simulator's own parts: event ordering, drifting clocks, the seeded network, the
+faulty disk and the swarm's knobs. Each test can fail on a plausible bug of its part."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ import random
 
 import pytest
 
+from quorumdb.replication import SIMULATION_LIMITS
 from quorumdb.sim.clock import EventLoop, NodeClock, derive_rng
+from quorumdb.sim.cluster import Cluster, SimConfig
 from quorumdb.sim.disk import DiskFaults, LogStatus, SimDisk, decode_records, encode_record
+from quorumdb.sim.faults import swarm_knobs
 from quorumdb.sim.network import MS, Network, NetworkFaults
+from quorumdb.sim.node import DEFAULT_CHECKPOINT
 
 
 def test_events_at_one_instant_run_in_scheduling_order() -> None:
@@ -169,3 +173,27 @@ def test_every_truncation_of_the_last_record_is_a_torn_tail() -> None:
         assert result.status is LogStatus.TORN_TAIL, cut
         assert result.payloads == [b"alpha"]
         assert result.valid_size_bytes == first
+
+
+def test_swarm_knobs_are_valid_varied_and_include_the_extremes() -> None:
+    """Every seed's knobs let a leader make progress (it checkpoints before its in-memory
+    log refuses proposals); across seeds they reach checkpoint-every-slot, no tail kept,
+    a one-entry window and one uncommitted entry; a plain run keeps the defaults."""
+    drawn = [swarm_knobs(derive_rng(seed, "swarm/knobs"), SIMULATION_LIMITS)
+             for seed in range(400)]
+    for limits, checkpoint in drawn:
+        checkpoint.check(limits)  # also: Limits and CheckpointPolicy assert their relations
+        assert limits.election_timeout_ns == SIMULATION_LIMITS.election_timeout_ns
+    assert drawn == [swarm_knobs(derive_rng(seed, "swarm/knobs"), SIMULATION_LIMITS)
+                     for seed in range(400)]
+    assert any(c.every_slots == 1 and c.keep_tail_slots == 0 for _, c in drawn)
+    assert any(c.every_slots <= 3 and c.keep_tail_slots == 0 for _, c in drawn)
+    assert any(limits.max_inflight_entries == 1 for limits, _ in drawn)
+    assert any(limits.max_uncommitted_entries == 1 for limits, _ in drawn)
+    assert len({(limits, c) for limits, c in drawn}) > 100
+    plain = Cluster(SimConfig(seed=3))
+    assert (plain.limits, plain.checkpoint) == (SIMULATION_LIMITS, DEFAULT_CHECKPOINT)
+    swarm = Cluster(SimConfig(seed=3, swarm=True))
+    assert (swarm.limits, swarm.checkpoint) == drawn[3]
+    pinned = Cluster(SimConfig(seed=3, swarm=True, swarm_knobs=False))
+    assert (pinned.limits, pinned.checkpoint) == (SIMULATION_LIMITS, DEFAULT_CHECKPOINT)

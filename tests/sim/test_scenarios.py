@@ -26,7 +26,7 @@ from quorumdb.sim.disk import DiskFaults
 from quorumdb.sim.faults import QUIET_PLAN, SECOND, FaultPlan
 from quorumdb.sim.kvmodel import Op
 from quorumdb.sim.node import SimNode
-from quorumdb.sim.workload import WorkloadConfig
+from quorumdb.sim.workload import Client, WorkloadConfig
 
 MS = 1_000_000
 LIMITS = SIMULATION_LIMITS
@@ -220,3 +220,49 @@ def test_first_write_after_a_leader_crash_within_two_seconds_with_default_limits
         worst = max(worst, cluster.leader_crash_to_ack_ns[0])
     print(f"leader crash -> first acknowledged write, worst of 5 seeds: {worst / MS:.0f} ms")
     assert worst < 2 * SECOND
+
+
+def test_a_stale_image_is_not_revived_after_a_conflicting_write() -> None:
+    """A write is chosen only after the prefix its image was computed on. The leader, cut
+    off while its lease lasts, proposes three updates of one key (each image computed on
+    the one before); only its own log holds them. The majority elects a new leader whose
+    no-op and an acknowledged delete take the first two of those slots; it crashes. The
+    next leader, promised by the old one, must not revive the third image (computed on two
+    updates that never happened): a later read would see a state no linearization has."""
+    cluster = make_cluster(seed=16)
+    old_leader = cluster.leader()
+    assert old_leader is not None and old_leader.replica is not None
+    writer, *updaters = cluster.clients
+    acked = cluster.history.acknowledged_writes
+
+    def issue(client: Client, node: SimNode, op: Op) -> None:
+        client._leader_guess = node.address  # the node to try first
+        client.issue(op)
+
+    issue(writer, old_leader, Op("put", "k0", "base;"))
+    cluster.run_for(200 * MS, lambda: cluster.history.acknowledged_writes > acked)
+    assert cluster.history.acknowledged_writes > acked, cluster.progress()
+    others = [node for node in cluster.up_nodes() if node is not old_leader]
+    cluster.network.split([old_leader.address], [node.address for node in others],
+                          symmetric=True)
+    last_before = old_leader.replica.status().last_slot
+    for index, client in enumerate(updaters[:3]):
+        issue(client, old_leader, Op("update", "k0", f"stale{index};"))
+    cluster.run_for(20 * MS)
+    assert old_leader.replica.status().last_slot >= last_before + 3, cluster.progress()
+    cluster.run_for(2 * SECOND, lambda: cluster.leader() in others)
+    new_leader = cluster.leader()
+    assert new_leader is not None and new_leader in others, cluster.progress()
+    acked = cluster.history.acknowledged_writes
+    issue(writer, new_leader, Op("delete", "k0"))
+    cluster.run_for(200 * MS, lambda: cluster.history.acknowledged_writes > acked)
+    assert cluster.history.acknowledged_writes > acked, cluster.progress()
+    cluster.crash(new_leader)
+    cluster.network.heal()
+    assert cluster.wait_for_leader(2 * SECOND) is not None, cluster.progress()
+    cluster.run_for(300 * MS)
+    cluster.restart(new_leader)
+    assert_clean(cluster)
+    final_read = [op for op in cluster.history.operations
+                  if op.op.kind == "get" and op.op.key == "k0"][-1]
+    assert "stale" not in repr(final_read.output), final_read

@@ -1,7 +1,8 @@
 """CI's bounded sweep of simulator seeds (issue 4 point 5).
 
 ``QUORUMDB_SIM_SEEDS`` sets how many seeds run (default 6, well under a minute); every
-other seed is a swarm seed that draws its own fault rates. ``QUORUMDB_SIM_FIRST_SEED``
+other seed is a swarm seed that draws its own fault rates, log/window/batch sizes and
+checkpoint policy (``faults.swarm_plan``, ``faults.swarm_knobs``). ``QUORUMDB_SIM_FIRST_SEED``
 moves the window, so a nightly job can sweep fresh seeds. A failing seed prints the
 command that reproduces it exactly.
 """
@@ -28,7 +29,7 @@ def test_seed_runs_clean(seed: int) -> None:
         extra = ["--duration-ms", str(SAFETY_NS // 1_000_000)]
         details = "\n".join(result.violations)
         pytest.fail(
-            f"{verdict_line(result)}\nplan: {result.plan.describe()}\n{details}\n"
+            f"{verdict_line(result)}\nplan: {result.describe_choices()}\n{details}\n"
             f"reproduce with: {reproduce_command(seed, swarm, extra)}",
             pytrace=False,
         )

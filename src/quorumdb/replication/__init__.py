@@ -21,6 +21,7 @@ Driver contract (etcd raft's Step / Ready / Advance)
     r.propose_membership(membership, request_id, now_ns)  # one member added/removed/changed
     r.campaign(now_ns)               # start an election now (tests, operator)
     r.transfer_leadership(target, now_ns)
+    r.checkpoint_snapshot(slot, state)  # the Snapshot record of a driver checkpoint
     r.compact(through_slot)          # driver checkpointed state at >= through_slot
     r.can_read_consistently(now_ns)  # leader, valid lease, own no-op committed
     r.status()                       # Status, for tests / ops
@@ -52,16 +53,25 @@ Protocol summary (what the Promela model in ``spec/`` follows)
   membership change the acceptor knows chosen). A promise persists ``promised`` and
   returns every accepted entry from ``from_slot`` and the acceptor's ``commit_slot``.
 * With promises from a quorum of the membership (members = voters + log replicas), the
-  candidate becomes leader: for each slot from ``from_slot`` to the highest slot reported
-  it takes the value of the highest-ballot accepted entry (a slot reported as chosen by
-  some acceptor must have that same value — asserted), fills gaps with no-ops, re-proposes
-  all of them under its own ballot, then appends **its own no-op**. Slots reported chosen
-  are committed at once.
+  candidate becomes leader: for each slot from ``from_slot`` to the highest slot reported,
+  in order, it takes the value of the highest-ballot accepted entry among those created
+  right after the value it took for the slot before (``Entry.prev``; a slot reported as
+  chosen by some acceptor must have that same value — asserted), fills gaps with no-ops,
+  re-proposes all of them under its own ballot, then appends **its own no-op**. Slots
+  reported chosen are committed at once.
+* **Values and their prefix**: every value records ``origin`` (the ballot of the leader
+  that created it) and ``prev`` (the origin of the value that leader held at the slot
+  before). Drivers compute entries on the state their earlier proposals leave, so a value
+  must only ever be chosen right after the prefix it was created on; prefix-closed
+  acceptance (below) makes a chosen value's prefix chosen too, and the merge above never
+  revives a value whose prefix lost (types.py, election.py).
 * **Phase 2**: the leader sends ``Accept(ballot, run of consecutive entries, commit_slot,
   sent_ns)`` per follower, at most ``max_entries_per_accept`` entries per message and
   ``max_inflight_entries`` unacknowledged per follower; an empty Accept every
   ``heartbeat_interval_ns`` is the heartbeat. An acceptor accepts iff ``ballot >=
-  promised`` (then ``promised := ballot``), persists, and answers ``Accepted(match_slot)``
+  promised`` (then ``promised := ballot``), persists the entries of the run that each
+  follow the same ballot's entry at the slot before or the commit index (*prefix-closed
+  acceptance*: none past a hole), and answers ``Accepted(match_slot)``
   where every slot <= ``match_slot`` is known chosen or accepted at this ballot. It learns
   ``commit := max(commit, min(leader commit, match_slot))``.
 * **Commit**: the leader's ``commit_slot`` is the largest slot s such that a quorum's
@@ -92,7 +102,8 @@ Protocol summary (what the Promela model in ``spec/`` follows)
   never campaign, ignore ``TimeoutNow``, and emit no ``committed`` entries.
 * **Snapshots / truncation**: ``compact(s)`` drops entries <= s (s <= applied). A leader
   whose follower needs a dropped slot calls ``snapshot_source.capture()`` and sends
-  ``InstallSnapshot``; the follower installs it (``Ready.snapshot``), sets commit and
+  ``InstallSnapshot`` (carrying the origin of the value at its slot, for ``prev``; a
+  driver's own checkpoint record is ``checkpoint_snapshot(slot, state)``); the follower installs it (``Ready.snapshot``), sets commit and
   applied to its slot, keeps its entries above it, and answers ``Accepted``.
 * **Proposal replies**: the leader answers ``committed`` when the slot holding the
   proposal is chosen, ``unknown`` for its uncommitted proposals when it loses leadership.

@@ -21,10 +21,15 @@ before campaigning a follower asks the others whether they still hear the leader
   ("lease", lease.py), and a candidate that cannot know everything chosen ("lagging":
   from_slot below the acceptor's truncation point or at/below the last membership change
   it knows chosen; membership.py explains why).
-* **Winning.** With a quorum of promises the candidate merges them slot by slot: the
-  highest-ballot accepted value wins (Paxos' rule; a value some acceptor knows chosen must
-  be that one — asserted), gaps become no-ops, everything is re-proposed under the new
-  ballot and the leader appends its own no-op; strongly consistent reads wait for it.
+* **Winning.** With a quorum of promises the candidate merges them slot by slot, in slot
+  order: the highest-ballot accepted value wins (Paxos' rule; a value some acceptor knows
+  chosen must be that one — asserted), gaps become no-ops, everything is re-proposed under
+  the new ballot and the leader appends its own no-op; strongly consistent reads wait for
+  it. A reported value that was not created right after the value just chosen for the
+  slot before (``Entry.prev``) is not a candidate: it was computed on another prefix (a
+  driver's full item image would resurrect a state that never was), and it cannot have
+  been chosen — with prefix-closed acceptance (replicate.py) a chosen value's whole prefix
+  is chosen too, so this merge, choosing slot by slot, always finds it.
 """
 
 from __future__ import annotations
@@ -203,6 +208,7 @@ def merge_promises(r: Replica) -> tuple[list[Entry], Slot]:
     """Phase 1 outcome: the values to re-propose from ``campaign_from_slot``, and the
     highest slot some promiser knows chosen."""
     start = r.campaign_from_slot
+    ballot = r.promised
     by_slot: dict[Slot, list[tuple[Entry, bool]]] = {}
     chosen_through = r.commit_slot
     for promise in r.promises.values():
@@ -213,16 +219,18 @@ def merge_promises(r: Replica) -> tuple[list[Entry], Slot]:
     last = max(by_slot, default=Slot(start - 1))
     chosen_through = min(chosen_through, last) if by_slot else r.commit_slot
     values: list[Entry] = []
+    prev = r.log.origin_at(Slot(start - 1))  # chosen: at or below our commit index
     for s in range(start, last + 1):
-        candidates = by_slot.get(Slot(s), [])
+        candidates = [pair for pair in by_slot.get(Slot(s), []) if pair[0].follows(prev)]
         if not candidates:
-            values.append(Entry(Slot(s), r.promised, "noop"))
-            continue
-        best = max(candidates, key=lambda pair: pair[0].ballot)[0]
-        for entry, known_chosen in candidates:
+            best = Entry(Slot(s), ballot, "noop").created(Slot(s), ballot, prev)
+        else:
+            best = max(candidates, key=lambda pair: pair[0].ballot)[0]
+        for entry, known_chosen in by_slot.get(Slot(s), []):
             # Paxos safety, as seen here: a chosen value is the highest-ballot value.
             assert not known_chosen or entry.same_value(best), (entry, best)
         values.append(best)
+        prev = best.origin
     # Slots reported chosen must be contiguous from the start to be committed at once.
     contiguous = Slot(start - 1)
     for entry in values:
@@ -238,7 +246,8 @@ def become_leader(r: Replica, now_ns: int) -> None:
     for value in values:
         r.persist_entry(value.with_ballot(value.slot, ballot))
     noop_slot = Slot(r.log.last_slot + 1)
-    r.persist_entry(Entry(noop_slot, ballot, "noop"))
+    r.persist_entry(Entry(noop_slot, ballot, "noop").created(
+        noop_slot, ballot, r.log.origin_at(r.log.last_slot)))
     r.own_noop_slot = noop_slot
     r.role = Role.LEADER
     r.leader_id = r.node_id

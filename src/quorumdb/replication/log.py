@@ -11,17 +11,25 @@ chosen, applied and checkpointed and are gone (``truncate_through``; snapshot.py
 largest s such that every slot in (floor, s] holds an entry accepted at exactly that
 ballot (``floor`` is the commit index: slots at or below it are chosen, hence equal to the
 leader's). One proposer per ballot means those entries are the leader's own values.
+
+``origin_at(s)`` is the origin (types.py) of the value held at ``s``, also for the slot just
+below the truncation point (``floor_origin``, kept across truncation and carried by
+snapshots) and for slot 0 (``ZERO_BALLOT``: the empty prefix); ``None`` if unknown. A leader
+stamps it as ``prev`` on every value it creates.
 """
 
 from __future__ import annotations
 
-from quorumdb.replication.types import FIRST_SLOT, Ballot, Entry, Slot
+from quorumdb.replication.types import FIRST_SLOT, ZERO_BALLOT, Ballot, Entry, Slot
 
 
 class ReplicaLog:
-    def __init__(self, first_slot: Slot = FIRST_SLOT) -> None:
+    def __init__(self, first_slot: Slot = FIRST_SLOT, floor_origin: Ballot | None = None
+                 ) -> None:
         assert first_slot >= 1
         self.first_slot = first_slot
+        # Origin of the value at first_slot - 1 (gone), None if unknown.
+        self.floor_origin = ZERO_BALLOT if first_slot == FIRST_SLOT else floor_origin
         self._entries: dict[Slot, Entry] = {}
         self._last_slot = Slot(first_slot - 1)
         # match_slot memo: (ballot, slot) known contiguous at ballot; keeps Accepts O(batch).
@@ -57,6 +65,15 @@ class ReplicaLog:
         return [entry for s in range(start, end + 1)
                 if (entry := self._entries.get(Slot(s))) is not None]
 
+    def origin_at(self, slot: Slot) -> Ballot | None:
+        """The origin of the value at ``slot`` (None: not held, or unknown)."""
+        entry = self._entries.get(slot)
+        if entry is not None:
+            return entry.origin
+        if slot == self.first_slot - 1:
+            return self.floor_origin
+        return None
+
     def run(self, start: Slot, through: Slot) -> list[Entry]:
         """Every entry in [start, through]; asserts there is no gap (a leader's log)."""
         return [self._entries[Slot(s)] for s in range(start, through + 1)]
@@ -75,6 +92,7 @@ class ReplicaLog:
         acceptance it may have reported)."""
         if slot < self.first_slot:
             return
+        self.floor_origin = self.origin_at(slot)
         for s in range(self.first_slot, slot + 1):
             self._entries.pop(Slot(s), None)
         self.first_slot = Slot(slot + 1)

@@ -190,6 +190,13 @@ class Replica:
         assert self._outstanding is None, "input while a Ready is outstanding"
         snapshot.compact(self, through_slot)
 
+    def checkpoint_snapshot(self, slot: Slot, state: bytes) -> Snapshot:
+        """The ``Snapshot`` record of a driver's checkpoint of the state applied through
+        ``slot`` (call before ``compact``): the membership in force at ``slot`` and the
+        origin of its value come from the log."""
+        assert slot <= self.applied_slot, (slot, self.applied_slot)
+        return snapshot.make_snapshot(self, slot, state)
+
     # ---------------------------------------------------------------- queries
 
     @property
@@ -364,7 +371,7 @@ class Replica:
         floor = Slot(0)
         if snap is not None:
             floor = snap.slot
-            self.log = ReplicaLog(Slot(snap.slot + 1))
+            self.log = ReplicaLog(Slot(snap.slot + 1), snap.last_origin)
             self.config_history = [(snap.membership_slot, snap.membership)]
         promised = hard.promised
         for entry in persisted.entries:

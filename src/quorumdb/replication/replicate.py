@@ -13,7 +13,12 @@ is acknowledged once a quorum has persisted it. Here:
   ``max_uncommitted_entries`` proposals are refused ("overloaded": back-pressure).
 * **Acceptors** accept any Accept whose ballot is at least their promise, persist the
   entries (Ready ordering puts the persist before the ``Accepted``), refresh the lease they
-  grant, and report ``match_slot`` (log.py). They learn the commit index piggybacked on
+  grant, and report ``match_slot`` (log.py). An entry is accepted only right after the
+  same leader's entry at the slot before, or right after the commit index (*prefix-closed
+  acceptance*, Raft's consistency check): entries past a hole are ignored and the hole
+  shows in ``Accepted`` (below). So if a leader's entry is chosen, so is every entry of
+  that leader before it, and a value chosen at a slot was chosen after the very prefix
+  its creator computed it on (types.py, ``Entry.prev``). They learn the commit index piggybacked on
   every Accept: ``commit := min(leader commit, match_slot)``, the largest prefix they hold
   exactly as the leader does.
 * **Commit** at the leader is the largest slot a quorum has matched (quorum.py), counting
@@ -65,7 +70,7 @@ def propose(r: Replica, template: Entry, now_ns: int) -> None:
         r.reply(template.request_id, "overloaded")
         return
     slot = Slot(r.log.last_slot + 1)
-    r.persist_entry(template.with_ballot(slot, r.promised))
+    r.persist_entry(template.created(slot, r.promised, r.log.origin_at(r.log.last_slot)))
     if template.request_id:
         r.pending_requests[slot] = template.request_id
 
@@ -175,6 +180,12 @@ def accept_entries(r: Replica, entries: tuple[Entry, ...]) -> None:
             # Never two different values at one chosen slot, as seen by this member.
             assert held is None or held.same_value(entry), (held, entry)
             continue
+        if entry.slot - 1 > r.commit_slot:
+            before = r.log.get(Slot(entry.slot - 1))
+            if before is None or before.ballot != entry.ballot:
+                # A hole (a lost Accept) or another leader's entry before it: accepting
+                # would let this entry be chosen without the prefix it was computed on.
+                break
         r.persist_entry(entry)
 
 

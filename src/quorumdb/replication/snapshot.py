@@ -42,11 +42,16 @@ def config_at(r: Replica, slot: Slot) -> tuple[Slot, Membership]:
     return found
 
 
-def send_snapshot(r: Replica, member: NodeId, progress: Progress) -> None:
-    slot, state = r.snapshot_source.capture()
+def make_snapshot(r: Replica, slot: Slot, state: bytes) -> Snapshot:
+    """A snapshot of the state applied through ``slot`` (held or the truncation point)."""
     assert r.log.first_slot - 1 <= slot <= r.commit_slot, (slot, r.log.first_slot)
     membership_slot, membership = config_at(r, slot)
-    snap = Snapshot(slot, membership, state, membership_slot)
+    return Snapshot(slot, membership, state, membership_slot, r.log.origin_at(slot))
+
+
+def send_snapshot(r: Replica, member: NodeId, progress: Progress) -> None:
+    slot, state = r.snapshot_source.capture()
+    snap = make_snapshot(r, slot, state)
     r.send(InstallSnapshot(r.group_id, r.node_id, member, r.promised, snap, r.commit_slot,
                            r.now_ns))
     r.grant_own_lease()
@@ -74,6 +79,7 @@ def handle_install_snapshot(r: Replica, msg: InstallSnapshot, now_ns: int) -> No
 def install(r: Replica, snap: Snapshot) -> None:
     assert snap.slot > r.commit_slot >= r.applied_slot
     r.log.truncate_through(snap.slot)
+    r.log.floor_origin = snap.last_origin
     r.commit_slot = snap.slot
     r.applied_slot = snap.slot
     r.membership = snap.membership

@@ -15,6 +15,18 @@ An **entry** is the value of one slot of the replicated log: a client payload (`
 next membership. Its *value* is everything but the slot and ballot (``Entry.same_value``): a
 re-proposal by a later leader carries the same value under a higher ballot.
 
+A value also records where it comes from: ``origin``, the ballot of the leader that
+created it (a re-proposal keeps it; a leader creates one value per slot, so slot and
+origin name a value), and ``prev``, the origin of the value that leader held at the slot
+before. Following ``prev`` back names the whole log prefix the value was created after,
+like a hash chain. Drivers compute a data entry against the state their own earlier
+proposals will leave (full item images), so an entry means something only right after the
+prefix it was created on, and the core keeps it so: an acceptor accepts a leader's entry
+only right after that leader's previous one (``replicate.accept_entries``), and a new
+leader drops a reported entry whose ``prev`` is not the origin of the value it chose at the
+slot before (``election.merge_promises``). ``None`` (an entry from before these fields, or
+a predecessor the creator no longer held) is unknown and matches anything.
+
 A **membership** lists full replicas (``voters``) and log replicas; both accept, persist and
 count in quorums (PAPER-NOTES 3.1, 6), only full replicas apply and may lead.
 """
@@ -99,6 +111,10 @@ class Entry(msgspec.Struct, frozen=True):
     request_id: int = 0
     proposer: NodeId = NodeId(0)
     membership: Membership | None = None
+    # The ballot of the leader that created this value (kept by re-proposals); None: unknown.
+    origin: Ballot | None = None
+    # ``origin`` of the value its creator held at ``slot - 1``; None: unknown.
+    prev: Ballot | None = None
 
     def __post_init__(self) -> None:
         if self.slot < 1:
@@ -107,12 +123,25 @@ class Entry(msgspec.Struct, frozen=True):
             raise ValueError("a config entry, and only it, carries a membership")
 
     def same_value(self, other: Entry) -> bool:
-        return (self.kind, self.payload, self.request_id, self.proposer, self.membership) == (
-            other.kind, other.payload, other.request_id, other.proposer, other.membership)
+        return (self.kind, self.payload, self.request_id, self.proposer, self.membership,
+                self.origin, self.prev) == (
+            other.kind, other.payload, other.request_id, other.proposer, other.membership,
+            other.origin, other.prev)
 
     def with_ballot(self, slot: Slot, ballot: Ballot) -> Entry:
         return Entry(slot, ballot, self.kind, self.payload, self.request_id, self.proposer,
-                     self.membership)
+                     self.membership, self.origin, self.prev)
+
+    def created(self, slot: Slot, ballot: Ballot, prev: Ballot | None) -> Entry:
+        """This value as newly created by the leader of ``ballot`` at ``slot``, after a
+        value of origin ``prev``."""
+        return Entry(slot, ballot, self.kind, self.payload, self.request_id, self.proposer,
+                     self.membership, ballot, prev)
+
+    def follows(self, prev_origin: Ballot | None) -> bool:
+        """Whether this value was created right after the value of origin ``prev_origin``
+        (unknown on either side counts as yes)."""
+        return prev_origin is None or self.prev is None or self.prev == prev_origin
 
     def __str__(self) -> str:
         if self.kind == "data":
@@ -133,6 +162,9 @@ class Snapshot(msgspec.Struct, frozen=True):
     state: bytes
     # Slot of the config entry that installed ``membership`` (0: the initial one).
     membership_slot: Slot = NO_SLOT
+    # ``origin`` of the value chosen at ``slot`` (None: unknown), so that the member
+    # installing it can tell which entries may follow it (``Entry.prev``).
+    last_origin: Ballot | None = None
 
 
 class HardState(msgspec.Struct, frozen=True):

@@ -1,7 +1,7 @@
 """``python -m quorumdb.sim --seed N [--swarm] [--duration-ms MS] [--steps N]``
 
-Runs one seed and prints, in this order: the fault plan (first, so a swarm run says what
-it drew), notes and figures, any violations with the reproduction command, and a
+Runs one seed and prints, in this order: the fault plan and the log knobs (first, so a
+swarm run says what it drew: fault rates, window/batch/log sizes, checkpoint policy), notes and figures, any violations with the reproduction command, and a
 one-line verdict *last*::
 
     seed=17 swarm=yes ops=812 acked=640 unknown=9 virtual_s=31.2 verdict=PASS digest=ab12...
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args, config, extra = parse(argv)
     result = run(config)
     if not args.quiet:
-        print(f"plan: {result.plan.describe()}", flush=True)
+        print(f"plan: {result.describe_choices()}", flush=True)
         print("stats: " + " ".join(f"{name}={value}" for name, value in result.counters.items()))
         for note in result.notes:
             print(f"note: {note}")

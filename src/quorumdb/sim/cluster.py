@@ -20,8 +20,10 @@ At the end the client history — including the liveness reads, which is what ma
 "every acknowledged write is still readable" part of the same check — goes through the
 linearizability checker.
 
-Random streams (``clock.derive_rng``): ``network``, ``nemesis``, ``swarm``, ``clock``,
-``disk/<id>``, ``election/<id>``, ``workload/<client>``. Nodes, clients and keys are
+Random streams (``clock.derive_rng``): ``network``, ``nemesis``, ``swarm``,
+``swarm/knobs``, ``clock``, ``disk/<id>``, ``election/<id>``, ``workload/<client>``.
+A swarm seed draws its fault plan from ``swarm`` and its log sizes and checkpoint policy
+from ``swarm/knobs`` (``faults.swarm_knobs``); both are printed first. Nodes, clients and keys are
 always iterated in sorted order.
 """
 
@@ -45,11 +47,19 @@ from quorumdb.replication import (
     encode_message,
 )
 from quorumdb.sim.clock import EventLoop, NodeClock, derive_rng
-from quorumdb.sim.faults import DEFAULT_PLAN, SECOND, FaultPlan, drift_bound_ppm, swarm_plan
+from quorumdb.sim.faults import (
+    DEFAULT_PLAN,
+    SECOND,
+    FaultPlan,
+    describe_knobs,
+    drift_bound_ppm,
+    swarm_knobs,
+    swarm_plan,
+)
 from quorumdb.sim.kvmodel import Op, Output
 from quorumdb.sim.linearizability import KeyResult, Verdict, check_history
 from quorumdb.sim.network import Network, NetworkFaults
-from quorumdb.sim.node import Observer, SimNode, address
+from quorumdb.sim.node import DEFAULT_CHECKPOINT, CheckpointPolicy, Observer, SimNode, address
 from quorumdb.sim.workload import Client, ClientReply, ClientRequest, History, WorkloadConfig
 
 
@@ -59,6 +69,10 @@ class SimConfig:
     swarm: bool = False
     plan: FaultPlan | None = None  # None: DEFAULT_PLAN, or drawn per seed in swarm mode
     limits: Limits = SIMULATION_LIMITS
+    checkpoint: CheckpointPolicy = DEFAULT_CHECKPOINT
+    # Swarm mode also draws the size limits of ``limits`` (timing stays) and the checkpoint
+    # policy per seed (``faults.swarm_knobs``); False keeps both as given.
+    swarm_knobs: bool = True
     voters: int = 3
     spare_nodes: int = 0  # nodes outside the initial membership (log replicas to be)
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
@@ -80,6 +94,8 @@ class RunResult:
     seed: int
     swarm: bool
     plan: FaultPlan
+    limits: Limits
+    checkpoint: CheckpointPolicy
     operations: int
     acknowledged_writes: int
     unknown_writes: int
@@ -96,6 +112,10 @@ class RunResult:
     def passed(self) -> bool:
         return not self.violations
 
+    def describe_choices(self) -> str:
+        """The fault plan and the knobs: what a (swarm) seed drew, for the first line."""
+        return f"{self.plan.describe()} {describe_knobs(self.limits, self.checkpoint)}"
+
 
 class Cluster(Observer):
     def __init__(self, config: SimConfig) -> None:
@@ -108,6 +128,12 @@ class Cluster(Observer):
             self.plan = swarm_plan(derive_rng(seed, "swarm"))
         else:
             self.plan = DEFAULT_PLAN
+        if config.swarm and config.swarm_knobs:
+            self.limits, self.checkpoint = swarm_knobs(derive_rng(seed, "swarm/knobs"),
+                                                       config.limits)
+        else:
+            self.limits, self.checkpoint = config.limits, config.checkpoint
+        self.checkpoint.check(self.limits)
         self.network = Network(
             self.loop, derive_rng(seed, "network"), self.plan.network, self._deliver
         )
@@ -121,7 +147,7 @@ class Cluster(Observer):
         voters = tuple(NodeId(index) for index in range(1, config.voters + 1))
         self.membership = Membership(voters=voters)
         clock_rng = derive_rng(seed, "clock")
-        bound = int(drift_bound_ppm(config.limits) * self.plan.drift_fraction)
+        bound = int(drift_bound_ppm(self.limits) * self.plan.drift_fraction)
         self.nodes: dict[int, SimNode] = {}
         for node_id in range(1, config.voters + config.spare_nodes + 1):
             drift = clock_rng.randint(-bound, bound) if bound else 0
@@ -129,7 +155,7 @@ class Cluster(Observer):
             self.nodes[node_id] = SimNode(
                 node_id,
                 self.loop,
-                config.limits,
+                self.limits,
                 self.membership,
                 clock,
                 derive_rng(seed, f"disk/{node_id}"),
@@ -138,6 +164,7 @@ class Cluster(Observer):
                 self._send_peer,
                 self._send_client,
                 self,
+                self.checkpoint,
             )
         self.clock_rng = clock_rng
         for node in self.nodes.values():
@@ -502,7 +529,9 @@ class Cluster(Observer):
         counters = dict(self.counters)
         for node in self.nodes.values():
             for name, value in (("records_lost", node.disk.records_lost),
-                                ("torn_tails", node.disk.tears)):
+                                ("torn_tails", node.disk.tears),
+                                ("checkpoints", node.checkpoints),
+                                ("snapshots_installed", node.snapshots_installed)):
                 counters[name] = counters.get(name, 0) + value
         counters["messages_sent"] = self.network.sent
         counters["messages_dropped"] = self.network.dropped
@@ -544,6 +573,8 @@ def run(config: SimConfig, hook: Callable[[Cluster], None] | None = None) -> Run
         seed=config.seed,
         swarm=config.swarm,
         plan=cluster.plan,
+        limits=cluster.limits,
+        checkpoint=cluster.checkpoint,
         operations=len(history.operations),
         acknowledged_writes=history.acknowledged_writes,
         unknown_writes=history.unknown_writes,

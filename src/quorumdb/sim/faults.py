@@ -7,6 +7,15 @@ faults — reaches corners a fixed mix never does. ``swarm_plan`` draws from its
 ``swarm`` stream so that the rates are a pure function of the seed, and the run prints
 them first so that a failure report says what the run was doing.
 
+``swarm_knobs`` does the same for the sizes that bound the log (``Limits``' in-flight
+window, batch, uncommitted and in-memory entries) and for the driver's checkpoint policy
+(how often a node checkpoints, how much tail it keeps, when it rewrites its log file),
+from a stream of its own (``swarm/knobs``, so drawing them changed no seed's fault plan).
+Extreme but valid values are drawn on purpose — a checkpoint every slot with no tail kept
+sends a snapshot to any member a single slot behind; a window of one entry, a leader that
+holds one uncommitted entry — so that snapshot install and back-pressure run often. Timing
+knobs stay as configured: their relations are the protocol's (``limits.py``).
+
 Clock drift is bounded by the core's ``max_drift_ns`` over a lease: two clocks whose rates
 differ by ``d`` parts per million drift apart by ``lease_ns * d / 1e6`` over one lease, so
 each node's drift is drawn within ``±max_drift_ns / lease_ns / 2`` (the pairwise difference
@@ -18,10 +27,13 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field, replace
 
+import msgspec
+
 from quorumdb.replication import Limits
 from quorumdb.sim.clock import PPM
 from quorumdb.sim.disk import DiskFaults
 from quorumdb.sim.network import MS, NetworkFaults
+from quorumdb.sim.node import CheckpointPolicy
 
 SECOND = 1_000 * MS
 
@@ -116,4 +128,37 @@ def swarm_plan(rng: random.Random) -> FaultPlan:
         transfer_interval_ns_mean=interval(0.5, 0.5, 5.0),
         drift_fraction=rng.choice([0.0, 0.5, 1.0]),
         reset_clock_on_restart=rng.random() < 0.7,
+    )
+
+
+def swarm_knobs(rng: random.Random, base: Limits) -> tuple[Limits, CheckpointPolicy]:
+    """Draws the log, window and batch sizes of ``base`` and a checkpoint policy.
+
+    Every draw satisfies ``Limits``' relations and ``CheckpointPolicy.check`` (a leader
+    checkpoints before its in-memory log refuses proposals), so no seed stalls by design.
+    """
+    per_accept = rng.choice([1, 1, 2, 3, 4, 8])
+    inflight = per_accept * rng.choice([1, 1, 2, 4]) + rng.choice([0, 0, 1, 3])
+    uncommitted = rng.choice([1, 2, 3, 4, 8, 16, 32])
+    in_memory = uncommitted + rng.choice([1, 2, 4, 8, 16, 64])
+    limits = msgspec.structs.replace(
+        base,
+        max_entries_per_accept=per_accept,
+        max_inflight_entries=inflight,
+        max_uncommitted_entries=uncommitted,
+        max_log_entries_in_memory=in_memory,
+    )
+    every = min(rng.choice([1, 2, 3, 4, 6, 12, 12, 24, 64]), in_memory)
+    keep = min(rng.choice([0, 0, 1, 2, 4, every // 2, every - 1]), every - 1)
+    rewrite = rng.choice([2, 10, 40, 400])
+    return limits, CheckpointPolicy(every, keep, rewrite)
+
+
+def describe_knobs(limits: Limits, checkpoint: CheckpointPolicy) -> str:
+    return (
+        f"limits[inflight={limits.max_inflight_entries} "
+        f"per_accept={limits.max_entries_per_accept} "
+        f"uncommitted={limits.max_uncommitted_entries} "
+        f"in_memory={limits.max_log_entries_in_memory}] "
+        f"log[{checkpoint.describe()}]"
     )

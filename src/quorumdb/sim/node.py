@@ -5,7 +5,7 @@ Theory of operation: this is the simulator's implementation of the driver contra
 timer, a client request — runs against the ``Replica`` and then the node drains
 ``ready()`` batches, honouring the ordering rule:
 
-1. append ``snapshot``/``hard_state``/``entries`` records to the simulated disk; when
+1. append ``snapshot``/``entries``/``hard_state`` records to the simulated disk; when
    ``must_sync`` the node is *busy* for a seeded fsync latency, during which inputs wait
    in its mailbox (in arrival order) and a crash loses the unsynced records;
 2. only after the sync, send ``messages``;
@@ -24,6 +24,12 @@ condition against its latest state — applied items overlaid with its own in-fl
 proposals, in proposal order — and proposes the key's full new image. A failed condition
 with no in-flight proposal on the key is answered at once (a lease read); with one in
 flight, the unchanged image is proposed so the answer is ordered after it.
+
+Checkpoints (``CheckpointPolicy``, per run; swarm seeds draw it): once ``every_slots``
+applied slots are held, a full replica writes and syncs a snapshot record
+(``Replica.checkpoint_snapshot``) and compacts all but the last ``keep_tail_slots`` (a log
+replica compacts without a snapshot); past ``rewrite_after_records`` records the log file
+is rewritten without its obsolete records.
 
 Restart restores persisted state only: the disk is replayed (later records for a slot
 replace earlier ones, a snapshot makes older entries obsolete) into a
@@ -78,6 +84,40 @@ KEEP_TAIL_SLOTS = 4
 REWRITE_AFTER_RECORDS = 400
 
 
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """When a node checkpoints and truncates, and when it rewrites its log file.
+
+    A node checkpoints once ``every_slots`` applied slots are held in its log, and then
+    truncates all but the last ``keep_tail_slots`` of them; it rewrites its log file (drops
+    obsolete records) once it holds ``rewrite_after_records`` records. Swarm mode draws
+    these per seed (``faults.swarm_knobs``); the defaults are the constants above.
+    """
+
+    every_slots: int = CHECKPOINT_EVERY_SLOTS
+    keep_tail_slots: int = KEEP_TAIL_SLOTS
+    rewrite_after_records: int = REWRITE_AFTER_RECORDS
+
+    def __post_init__(self) -> None:
+        # A tail as long as the trigger would truncate nothing and checkpoint on every
+        # Ready; a tail of 0 is valid (every lagging member then needs a snapshot).
+        assert 0 <= self.keep_tail_slots < self.every_slots, self
+        assert self.rewrite_after_records >= 1, self
+
+    def check(self, limits: Limits) -> None:
+        """Asserts the policy lets a leader make progress under ``limits``: a leader
+        refuses proposals while it holds ``max_log_entries_in_memory`` entries, so it must
+        checkpoint (and truncate) before that, or it would stall for good."""
+        assert self.every_slots <= limits.max_log_entries_in_memory, (self, limits)
+
+    def describe(self) -> str:
+        return (f"checkpoint_every={self.every_slots} keep_tail={self.keep_tail_slots} "
+                f"rewrite_after={self.rewrite_after_records}")
+
+
+DEFAULT_CHECKPOINT = CheckpointPolicy()
+
+
 def address(node_id: int) -> str:
     return f"n{node_id}"
 
@@ -115,7 +155,10 @@ class SimNode:
         send_peer: Callable[[SimNode, Message], None],
         send_client: Callable[[SimNode, str, ClientReply], None],
         observer: Observer,
+        checkpoint: CheckpointPolicy = DEFAULT_CHECKPOINT,
     ) -> None:
+        checkpoint.check(limits)
+        self.checkpoint = checkpoint
         self.node_id = NodeId(node_id)
         self.address = address(node_id)
         self.loop = loop
@@ -146,6 +189,8 @@ class SimNode:
         self._durable_floor = 0
         self._last_tick_local_ns = -1
         self.crashes = 0
+        self.checkpoints = 0
+        self.snapshots_installed = 0
         self.is_log_replica = node_id in membership.log_replicas
         # Deliberate bugs for the simulator's self-test (it must catch them): "" = none.
         self.mutation = ""
@@ -303,15 +348,19 @@ class SimNode:
             break
 
     def _persist(self, ready: Ready) -> bool:
+        # In the contract's order: snapshot, entries, then the hard state. A crash keeps a
+        # prefix of the unsynced records, so a commit index written after its entries never
+        # survives without them (else an older record for one of their slots, still on
+        # disk, would be restored as the chosen value).
         wrote = False
         if ready.snapshot is not None:
             self._write(b"S", ready.snapshot)
             wrote = True
-        if ready.hard_state is not None:
-            self._write(b"H", ready.hard_state)
-            wrote = True
         for entry in ready.entries:
             self._write(b"E", entry)
+            wrote = True
+        if ready.hard_state is not None:
+            self._write(b"H", ready.hard_state)
             wrote = True
         return wrote
 
@@ -349,6 +398,7 @@ class SimNode:
         for message in ready.messages:
             self._send(message)
         if ready.snapshot is not None:
+            self.snapshots_installed += 1
             self.kv = KvStateMachine.decode(ready.snapshot.state)
             assert self.kv.applied_slot == ready.snapshot.slot
         for entry in ready.committed:
@@ -422,24 +472,25 @@ class SimNode:
         applied: int = self.kv.applied_slot
         if self.is_log_replica:
             applied = min(status.commit_slot, status.applied_slot)
-        if applied - status.first_slot + 1 < CHECKPOINT_EVERY_SLOTS:
+        if applied - status.first_slot + 1 < self.checkpoint.every_slots:
             return
-        through = applied - KEEP_TAIL_SLOTS
+        through = applied - self.checkpoint.keep_tail_slots
         if through <= 0:
             return
         if not self.is_log_replica:
             # The checkpoint is durable before the log behind it may go (DESIGN.md).
-            snapshot = Snapshot(Slot(applied), status.membership, self.kv.encode(),
-                                replica.hard_state().membership_slot)
+            snapshot = replica.checkpoint_snapshot(Slot(applied), self.kv.encode())
             self._write(b"S", snapshot)
             self._sync()
         replica.compact(Slot(through))
+        self.checkpoints += 1
         if len(self.disk.durable) > 0 and self.disk.unsynced_records() == 0:
             self._maybe_rewrite()
 
     def _maybe_rewrite(self) -> None:
         result = self.disk.recover()
-        if len(result.payloads) < REWRITE_AFTER_RECORDS or result.status is not LogStatus.CLEAN:
+        if (len(result.payloads) < self.checkpoint.rewrite_after_records
+                or result.status is not LogStatus.CLEAN):
             return
         persisted = self._replay(result.payloads)
         if persisted is None:

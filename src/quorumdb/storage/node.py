@@ -357,6 +357,12 @@ class StorageNode:
         for group, member in sorted(self.members.items()):
             replica = member.replica
             status = replica.status()
+            # The checkpoint's own record (its state is LMDB's, synced above): a restart
+            # then knows the membership and the origin of the last value before the log's
+            # first slot, which the prefix check of the next entry needs.
+            payloads.append(_record_encoder.encode(WalRecord(
+                int(group), "snapshot",
+                snapshot=replica.checkpoint_snapshot(status.applied_slot, b""))))
             payloads.append(_record_encoder.encode(
                 WalRecord(int(group), "hard", hard_state=replica.hard_state())))
             for entry in replica.log.entries_from(Slot(status.applied_slot + 1)):
