@@ -27,14 +27,18 @@
  *                 same ballot                                     -> P2 fails
  *   BUG_TRANSFER_RESUME_FRESH the same, counting only heartbeat rounds sent after
  *                 resuming                                        -> P2 fails
- *   RECONFIG      (work in progress) S = 3; C0 = {0,1}; a config entry adds 2 as a log
- *                 replica (C1), active on a member when it learns the entry committed;
- *                 "lagging" Prepare refusal; needs NO_LEASE, heartbeats, commit learning
+ *   RECONFIG      S = 3; C0 = {0,1}; a config entry adds 2 as a log replica (C1), in
+ *                 force on a member when it learns the entry committed; "lagging"
+ *                 Prepare refusal; no time/leases; its own, reduced actions (README,
+ *                 "Reconfiguration"); -DR=3 allows a third round
  *   BUG_JOINER_LEADS (RECONFIG) a member that is no voter campaigns  -> P3 fails
- *   BUG_TWO_AT_ONCE (RECONFIG) C0 = {0,1,2} -> C1 = {0} in one entry (P1 expected to fail)
- *   BUG_NO_LAGGING_RULE (RECONFIG) acceptors do not refuse lagging candidates
- *   REACH_CONFIG, REACH_JOINED_VOTE (RECONFIG) the joiner learns the change is committed;
- *                 a slot after the change is chosen by a quorum that needs the joiner
+ *   BUG_TWO_AT_ONCE (RECONFIG) C0 = {0,1,2} -> C1 = {0} in one entry -> P1 fails
+ *   BUG_NO_LAGGING_RULE (RECONFIG) acceptors do not refuse lagging candidates (P1 still
+ *                 holds for one single-member change: README)
+ *   REACH_CONFIG, REACH_JOINED_VOTE, REACH_JOINER_PROMISE, REACH_LAGGING (RECONFIG) the
+ *                 joiner learns the change is committed; a slot after the change is
+ *                 chosen by a quorum that needs the joiner; a candidate wins with the
+ *                 joiner's promise; an acceptor refuses a candidate only as lagging
  *   REACH_CHOSEN, REACH_HANDOVER, REACH_READ, REACH_LOG_VOTE
  *                 non-vacuity probes: assert that a good state is NOT reachable;
  *                 spin must report a violation (the state is reachable).
@@ -47,7 +51,9 @@
 #else
 #define S         2             /* log slots 0..S-1 (code slots start at 1) */
 #endif
-#define R         2             /* election rounds 1..R per node */
+#ifndef R
+#define R         2             /* election rounds 1..R per node (3 allowed with RECONFIG) */
+#endif
 #define NB        ((R+1)*NN)    /* ballots 0..NB-1; ballot = round*NN + node; 0 = none */
 #define LEASE     3             /* lease_ns, in ticks */
 #define DRIFT     1             /* every clock reads true time + [0, DRIFT] */
@@ -71,11 +77,11 @@
    forward between ticks (by default skews change only at ticks) */
 
 /* the action enumeration at the end of this file is written out for these bounds */
-#if NN != 3 || (S != 2 && S != 3) || R != 2 || DRIFT != 1
-#error "the enumeration macros assume NN=3, S=2 (3 with RECONFIG), R=2, DRIFT=1: update them together"
+#if NN != 3 || (S != 2 && S != 3) || (R != 2 && !(R == 3 && defined(RECONFIG))) || DRIFT != 1
+#error "the enumeration macros assume NN=3, S=2 (3 with RECONFIG), R=2 (or 3 with RECONFIG), DRIFT=1: update them together"
 #endif
-#if defined(RECONFIG) && (defined(TRANSFER) || !defined(NO_LEASE) || defined(NO_HEARTBEAT) || defined(NO_COMMIT_LEARN) || defined(LOG_REPLICA))
-#error "RECONFIG is checked without leases/transfer/static log replica, with heartbeats and commit learning"
+#if defined(RECONFIG) && (defined(TRANSFER) || !defined(NO_LEASE) || T_MAX != 0 || defined(NO_HEARTBEAT) || defined(NO_COMMIT_LEARN) || defined(LOG_REPLICA) || defined(NO_PHASE2))
+#error "RECONFIG is checked without leases/time/transfer/static log replica, with phase 2, heartbeats and commit learning"
 #endif
 
 #ifdef BUG_QUORUM1
@@ -189,6 +195,17 @@
 #else
 #define PROBE_JOINED_VOTE skip
 #endif
+#ifdef REACH_JOINER_PROMISE /* a candidate wins with the promise of the joined log replica */
+#define PROBE_JOINER_PROMISE(n) assert(!(pmask[n] & BIT(NN-1)))
+#else
+#define PROBE_JOINER_PROMISE(n) skip
+#endif
+#ifdef REACH_LAGGING   /* an acceptor refuses a candidate's Prepare only because it is lagging */
+#define LAG_REFUSES(o, a) (role[o] == CANDIDATE && up[a] && SENDS_TO(o, a) && cbal[o] > promised[a] && !NOT_LAGGING(a, cbal[o]))
+#define PROBE_LAGGING assert(!(LAG_REFUSES(0, 1) || LAG_REFUSES(0, 2) || LAG_REFUSES(1, 0) || LAG_REFUSES(1, 2) || LAG_REFUSES(2, 0) || LAG_REFUSES(2, 1)))
+#else
+#define PROBE_LAGGING skip
+#endif
 
 /* ever_lease (which nodes ever held a lease) is ghost state needed by two probes only;
    it is kept out of the other runs because it multiplies their state count */
@@ -199,8 +216,10 @@
 #endif
 
 /* ---------------------------------------------------------------- state */
+#ifndef RECONFIG
 byte now;                       /* global real time */
 byte skew[NN];                  /* local clock = now + skew, 0 <= skew <= DRIFT */
+#endif
 bit  up[NN];
 byte crashes;
 byte campaigns;                 /* elections started in this behaviour */
@@ -208,25 +227,46 @@ byte campaigns;                 /* elections started in this behaviour */
 /* persistent (HardState + WAL): survives a crash */
 byte promised[NN];
 byte abal[NN*S];                /* accepted ballot per slot, 0 = none */
+#ifdef RECONFIG
+/* the accepted value is the one Accept(b, s) carries: accmsg[b*S + s] is written once per
+   (b, s) and never changes, so the value is recomputed instead of stored (README,
+   "Reductions of the reconfiguration model", R5) */
+#define AVAL(a, s)     accmsg[abal[IDX(a, s)]*S + (s)]
+#else
 byte aval[NN*S];                /* accepted value per slot */
+#define AVAL(a, s)     aval[IDX(a, s)]
+#endif
 byte kcommit[NN];               /* slots 0..kcommit-1 known chosen (commit_slot) */
 
+#ifndef RECONFIG
 /* volatile acceptor state */
 byte lease_until[NN];           /* lease_granted_until, local time */
 byte lease_bal[NN];             /* ballot the latest lease was granted to */
+#endif
 
 /* volatile proposer state */
 byte role[NN];
 byte cbal[NN];                  /* ballot of the current campaign / leadership */
 byte noop_slot[NN];             /* slot of the leader's own no-op; S = none */
+#ifndef RECONFIG
 byte cmask[NN];                 /* slots the leader knows committed */
 byte lease_end[NN];             /* leader lease, local time (exclusive) */
 bit  xfer[NN];                  /* leadership transfer in progress */
+#endif
 
 /* the network: sets of messages ever sent.  A message in the set can be delivered
    any number of times, in any order, or never (loss, duplication, reordering). */
 unsigned prep_sent : 16;        /* Prepare(b) sent, bit per ballot */
 byte prep_from[NB];             /* Prepare.from_slot */
+#ifdef RECONFIG
+byte accmsg[NB*S];              /* Accept(b, s, v): v, 0 = not sent */
+byte bcommit[NB];               /* commit_slot carried by ballot b's Accepts (and empty
+                                   Accepts = heartbeats): its leader's commit, frozen when
+                                   the leader steps down */
+/* Promises are delivered when sent (or lost): the candidate's accumulator, README R2 */
+byte pmask[NN];                 /* promises candidate n holds: bit per acceptor */
+byte pbal[NN*S];                /*   per slot, the highest accepted ballot they report */
+#else
 byte prep_tf[NB];               /* Prepare.transfer_from, 0 = none */
 byte prom_mask[NB];             /* Promise(b) from acceptor a: bit a */
 byte prom_bal[NB*NN*S];         /* Promise payload: accepted entries from from_slot */
@@ -237,14 +277,16 @@ byte hb_time[NN];               /*   sent_ns (leader local time), */
 byte hb_commit[NN];             /*   commit index carried, */
 byte hb_ack[NN];                /*   Accepted(sent_ns) from acceptor a: bit a */
 byte tn[NN];                    /* TimeoutNow to node n: sender's ballot, 0 = none */
+#endif
 
 /* ghost (observer) state */
 byte voted[NB*S];               /* acceptors that accepted ballot b in slot s */
 byte chosen[S];                 /* the value chosen in slot s, 0 = none yet */
-byte ever_lease;                /* nodes that ever held a lease */
 #ifdef RECONFIG
 byte cfgs[NN];                  /* persistent (HardState): config slot + 1 known chosen */
 byte gcfg;                      /* ghost: slot in which the config entry was chosen, S = none */
+#else
+byte ever_lease;                /* nodes that ever held a lease */
 #endif
 
 /* scratch variables: written before read inside one d_step, so kept out of the
@@ -252,6 +294,7 @@ byte gcfg;                      /* ghost: slot in which the config entry was cho
 hidden byte i, j, k, v, hi, best, bb;
 
 /* ---------------------------------------------------------------- checks */
+#ifndef RECONFIG
 inline check_invariants() {
   i = 0;
   do
@@ -283,6 +326,7 @@ inline check_invariants() {
   od;
   PROBE_HANDOVER
 }
+#endif
 
 /* ---------------------------------------------------------------- helpers */
 /* may acceptor a promise ballot b to a Prepare with transfer_from tf?  Only a higher
@@ -305,8 +349,24 @@ inline check_invariants() {
 /* the observer: (b, s, v) is chosen when a quorum of C0 accepted it, or, in a slot after
    the chosen config entry, a quorum of C1 */
 #define GHOST_QUORUM(s, m) (QUORUM_IN(0, m) || (gcfg < (s) && QUORUM_IN(1, m)))
-/* the committed prefix known to leader n (S = 3) */
-#define PREFIX(n) ((cmask[n] & 1) + ((cmask[n] & 3) == 3) + ((cmask[n] & 7) == 7))
+/* does the owner o of a ballot send its messages to node a?  The code sends Prepare and
+   Accept to the members of the membership in force on the sender only (membership.py: "a
+   member outside the membership is no longer sent to"; the leader adds the joiner to its
+   progress when it applies the committed entry).  C0 is in force on every node until it
+   learns the entry, so C0 members are always sent to; C1 members once the owner has C1
+   in force.  The owner's config is read now, not when it sent: cfgs only grows, so this
+   lets through more than the code sends, never less (README R1). */
+#define SENDS_TO(o, a) ((C0_MEM & BIT(a)) || (cfgs[o] != 0 && (C1_MEM & BIT(a))))
+/* ballot b has had a leader: its Accepts (at least the leader's own no-op) are sent */
+#define LED(b) (accmsg[(b)*S] != 0 || accmsg[(b)*S + 1] != 0 || accmsg[(b)*S + 2] != 0)
+/* no leases, no reads (P2 and P4 are not checked with RECONFIG): P3 only; P1 is asserted
+   where votes are counted */
+inline check_invariants() {
+  assert(!IS_LOG(0) || role[0] == FOLLOWER);                            /* P3 */
+  assert(!IS_LOG(1) || role[1] == FOLLOWER);
+  assert(!IS_LOG(2) || role[2] == FOLLOWER);
+  PROBE_LAGGING
+}
 #else
 #define NOT_LAGGING(a, b) true
 #define GHOST_QUORUM(s, m) (POP(m) >= Q)
@@ -340,6 +400,12 @@ inline forget_promises(b) {
   od
 }
 
+#ifdef RECONFIG
+inline step_down(n) {
+  role[n] = FOLLOWER; cbal[n] = 0; noop_slot[n] = S;
+  pmask[n] = 0; pbal[IDX(n, 0)] = 0; pbal[IDX(n, 1)] = 0; pbal[IDX(n, 2)] = 0
+}
+#else
 inline step_down(n) {
   if
   :: role[n] == CANDIDATE -> forget_promises(cbal[n])
@@ -348,6 +414,7 @@ inline step_down(n) {
   role[n] = FOLLOWER; cbal[n] = 0; noop_slot[n] = S; cmask[n] = 0;
   lease_end[n] = 0; xfer[n] = 0
 }
+#endif
 
 /* a node that sees a higher ballot than the one it campaigns/leads with steps down */
 inline see_ballot(n, b) {
@@ -460,7 +527,9 @@ inline crash(n) {
   up[n] = 0; crashes++;
   printf("MSC: crash %d\n", n);
   step_down(n);
+#ifndef RECONFIG
   lease_until[n] = 0; lease_bal[n] = 0;
+#endif
   check_invariants()
 }
 
@@ -469,10 +538,12 @@ inline restart(n) {
   !up[n];
   up[n] = 1;
   printf("MSC: restart %d\n", n);
+#ifndef RECONFIG
 #ifndef BUG_RESTART
   lease_until[n] = LOCAL(n) + LEASE;
 #endif
   lease_bal[n] = 0;
+#endif
   check_invariants()
 }
 
@@ -588,27 +659,6 @@ inline propose(n) {
   check_invariants()
 }
 
-#ifdef RECONFIG
-/* leader n proposes the (single-member) change to C1 in its next free slot, only when
-   its own no-op and every slot before it are committed, no config entry is pending in its
-   log, and C0 is still in force on it (the model has one change).  The third rule of the
-   code -- a quorum of the new membership reports a commit index at or past the previous
-   config entry -- concerns the previous entry, here the bootstrap membership: it holds. */
-#define OWN_NOOP_COMMITTED(n) ((cmask[n] & (BIT(noop_slot[n] + 1) - 1)) == BIT(noop_slot[n] + 1) - 1)
-#define CFG_PENDING(n) (KIND(accmsg[cbal[n]*S]) == KCFG || KIND(accmsg[cbal[n]*S + 1]) == KCFG || KIND(accmsg[cbal[n]*S + 2]) == KCFG)
-inline propose_config(n) {
-  up[n] && role[n] == LEADER && cfgs[n] == 0 && noop_slot[n] < S && OWN_NOOP_COMMITTED(n) && !CFG_PENDING(n) && accmsg[cbal[n]*S + S-1] == 0;
-  bb = cbal[n];
-  k = 0;
-  do
-  :: accmsg[bb*S + k] != 0 -> k++
-  :: else -> break
-  od;
-  accmsg[bb*S + k] = VAL(bb, KCFG);
-  printf("MSC: %d proposes config entry %d (members %d, voters %d) in slot %d\n", n, VAL(bb, KCFG), C1_MEM, C1_VOT, k);
-  check_invariants()
-}
-#endif
 
 /* acceptor a receives Accept(b, s, v): accepts iff b >= promised */
 inline receive_accept(a, b, s) {
@@ -626,14 +676,7 @@ inline receive_accept(a, b, s) {
      PROBE_CHOSEN;
      PROBE_LOG_VOTE;
      PROBE_JOINED_VOTE;
-#ifdef RECONFIG
-     if
-     :: KIND(v) == KCFG && gcfg == S -> gcfg = s; rejudge()
-     :: else -> skip
-     fi
-#else
      skip
-#endif
   :: else -> skip
   fi;
   check_invariants()
@@ -642,48 +685,22 @@ inline receive_accept(a, b, s) {
 /* leader n has Accepted(b, s) from a quorum: slot s is committed */
 inline learn_commit(n, s) {
   up[n] && role[n] == LEADER && accmsg[cbal[n]*S + s] != 0 && QUORUM_OF(n, voted[cbal[n]*S + s]) && !(cmask[n] & BIT(s));
-#ifdef RECONFIG
-  /* the leader counts with the membership in force on it; the observer may have judged
-     the votes before that membership was chosen, so judge them here as well (P1) */
-  assert(chosen[s] == 0 || chosen[s] == accmsg[cbal[n]*S + s]);
-  chosen[s] = accmsg[cbal[n]*S + s];
-#else
   assert(chosen[s] == accmsg[cbal[n]*S + s]);
-#endif
   cmask[n] = cmask[n] | BIT(s);
   printf("MSC: %d learns slot %d committed\n", n, s);
   commit_prefix(n);
-#ifdef RECONFIG
-  hi = kcommit[n];
-#endif
 #ifndef NO_COMMIT_LEARN
   if
   :: k > kcommit[n] -> kcommit[n] = k
   :: else -> skip
   fi;
 #endif
-#ifdef RECONFIG
-  /* the newly committed prefix: a config entry in it takes effect now */
-  do
-  :: hi < kcommit[n] ->
-     if
-     :: cfgs[n] == 0 && KIND(accmsg[cbal[n]*S + hi]) == KCFG -> adopt_config(n, hi, accmsg[cbal[n]*S + hi])
-     :: else -> skip
-     fi;
-     hi++
-  :: else -> break
-  od;
-#endif
   check_invariants()
 }
 
 /* leader n starts a heartbeat round: an empty Accept with sent_ns = its local time */
 inline heartbeat(n) {
-#ifdef RECONFIG
-  up[n] && role[n] == LEADER && (hb_bal[n] != cbal[n] || hb_time[n] != LOCAL(n) || hb_commit[n] != PREFIX(n));
-#else
   up[n] && role[n] == LEADER && (hb_bal[n] != cbal[n] || hb_time[n] != LOCAL(n));
-#endif
   hb_bal[n] = cbal[n]; hb_time[n] = LOCAL(n); hb_ack[n] = 0;
   printf("MSC: %d heartbeat sent_ns=%d\n", n, LOCAL(n));
 #ifndef NO_COMMIT_LEARN
@@ -715,24 +732,10 @@ inline receive_heartbeat(a, n) {
   :: k < hb_commit[n] && (k < kcommit[a] || abal[IDX(a, k)] == bb) -> k++
   :: else -> break
   od;
-#ifdef RECONFIG
-  hi = kcommit[a];
-#endif
   if
   :: k > kcommit[a] -> kcommit[a] = k
   :: else -> skip
   fi;
-#ifdef RECONFIG
-  do
-  :: hi < kcommit[a] ->
-     if
-     :: cfgs[a] == 0 && KIND(aval[IDX(a, hi)]) == KCFG -> adopt_config(a, hi, aval[IDX(a, hi)])
-     :: else -> skip
-     fi;
-     hi++
-  :: else -> break
-  od;
-#endif
 #endif
   check_invariants()
 }
@@ -768,17 +771,269 @@ inline abandon_transfer(n) {
   check_invariants()
 }
 
+#ifdef RECONFIG
+/* ---------------------------------------------------------------- reconfiguration
+   With RECONFIG the actions below replace campaign, receive_prepare, become_leader,
+   propose, receive_accept, learn_commit, heartbeat and receive_heartbeat.  They follow the
+   same code, with the reductions that README ("Reconfiguration", R1-R8) argues: messages go
+   to the members of the sender's membership only (R1); a Promise is delivered when it is
+   sent, or lost (R2); the leader persists (accepts) its own entries when it proposes them
+   (R3); commit knowledge is a prefix (R4); the commit index Accepts carry is the leader's,
+   per ballot (R6). */
+
+/* node a persists the entry Accept(b, s) carries: a vote the observer counts */
+inline r_accept(a, b, s) {
+  abal[IDX(a, s)] = b;
+  voted[b*S + s] = voted[b*S + s] | BIT(a);
+  v = accmsg[b*S + s];
+  printf("MSC: %d accepts %d.%d slot %d value %d\n", a, b / NN, b % NN, s, v);
+  if
+  :: GHOST_QUORUM(s, voted[b*S + s]) ->
+     assert(chosen[s] == 0 || chosen[s] == v);                  /* P1 agreement */
+     chosen[s] = v;
+     PROBE_CHOSEN;
+     PROBE_JOINED_VOTE;
+     if
+     :: KIND(v) == KCFG && gcfg == S -> gcfg = s; rejudge()
+     :: else -> skip
+     fi
+  :: else -> skip
+  fi
+}
+
+/* candidate n holds promises from a quorum (pmask[n]; pbal[n]: per slot the highest
+   accepted ballot reported, whose value is what that ballot's Accept carries): it becomes
+   leader at once (handle_promise -> _maybe_win).  Slots below from_slot come from its own
+   log (known chosen); every other slot takes the value of the highest-ballot accepted
+   entry reported; gaps become no-ops; then the leader's own no-op.  It persists them
+   under its ballot (its own acceptance) before it sends any Accept (the Ready order). */
+inline r_become_leader(n) {
+  PROBE_JOINER_PROMISE(n);
+  bb = cbal[n];
+  k = 0; hi = S;            /* hi: highest slot with a value, S = none */
+  do
+  :: k < prep_from[bb] ->
+     assert(AVAL(n, k) != 0 && AVAL(n, k) == chosen[k]);   /* commit_slot only covers chosen slots */
+     accmsg[bb*S + k] = AVAL(n, k); hi = k; k++
+  :: else -> break
+  od;
+  do
+  :: k < S ->
+     if
+#ifdef BUG_NOREPROPOSE
+     :: pbal[IDX(n, k)] > 0 -> accmsg[bb*S + k] = VAL(bb, 1); hi = k
+#else
+     :: pbal[IDX(n, k)] > 0 -> accmsg[bb*S + k] = accmsg[pbal[IDX(n, k)]*S + k]; hi = k
+#endif
+     :: else -> skip
+     fi;
+     k++
+  :: else -> break
+  od;
+  k = 0;
+  do
+  :: hi < S && k < hi ->
+     if
+     :: accmsg[bb*S + k] == 0 -> accmsg[bb*S + k] = VAL(bb, 0)
+     :: else -> skip
+     fi;
+     k++
+  :: else -> break
+  od;
+  if
+  :: hi == S -> noop_slot[n] = 0
+  :: else -> noop_slot[n] = hi + 1
+  fi;
+  if
+  :: noop_slot[n] < S -> accmsg[bb*S + noop_slot[n]] = VAL(bb, 0)
+  :: else -> skip
+  fi;
+  pmask[n] = 0; pbal[IDX(n, 0)] = 0; pbal[IDX(n, 1)] = 0; pbal[IDX(n, 2)] = 0;
+  role[n] = LEADER;
+  bcommit[bb] = kcommit[n];
+  printf("MSC: %d leads ballot %d.%d, slots %d,%d,%d, own no-op at %d\n", n, bb / NN, n, accmsg[bb*S], accmsg[bb*S + 1], accmsg[bb*S + 2], noop_slot[n]);
+  k = prep_from[bb];
+  do
+  :: k < S && accmsg[bb*S + k] != 0 -> r_accept(n, bb, k); k++
+  :: else -> break
+  od
+}
+
+/* campaign: ballot (max round seen + 1, n); the candidate persists its promise to itself
+   (its own entries from from_slot = commit_slot + 1 are its first promise), then sends
+   Prepare to the members of its membership */
+inline r_campaign(n) {
+  campaigns < MAX_CAMPAIGNS && up[n] && role[n] != LEADER && ELIGIBLE(n) && NEXT_BALLOT(n) < NB;
+  bb = NEXT_BALLOT(n);
+  campaigns++;
+  printf("MSC: %d campaigns with ballot %d.%d from slot %d\n", n, bb / NN, n, kcommit[n]);
+  step_down(n);
+  prep_from[bb] = kcommit[n];
+  promised[n] = bb;
+  prep_sent = prep_sent | BIT(bb);
+  role[n] = CANDIDATE; cbal[n] = bb;
+  pmask[n] = BIT(n);
+  k = kcommit[n];
+  do
+  :: k < S -> pbal[IDX(n, k)] = abal[IDX(n, k)]; k++
+  :: else -> break
+  od;
+  if
+  :: QUORUM_OF(n, pmask[n]) -> r_become_leader(n)
+  :: else -> skip
+  fi;
+  check_invariants()
+}
+
+/* acceptor a receives Prepare(b): promises iff b > promised (an equal ballot is a resend:
+   it repeats a promise already made) and it is not lagging.  The Promise is delivered at
+   once (d = 1, only while the owner still campaigns with b) or never (d = 0) (R2). */
+inline r_receive_prepare(a, b, d) {
+  up[a] && a != OWNER(b) && (prep_sent & BIT(b)) && SENDS_TO(OWNER(b), a) && b > promised[a] && NOT_LAGGING(a, b) &&
+    (d == 0 || (up[OWNER(b)] && role[OWNER(b)] == CANDIDATE && cbal[OWNER(b)] == b));
+  see_ballot(a, b);
+  promised[a] = b;
+  printf("MSC: %d promises %d.%d (delivered: %d)\n", a, b / NN, b % NN, d);
+  if
+  :: d ->
+     pmask[OWNER(b)] = pmask[OWNER(b)] | BIT(a);
+     k = prep_from[b];
+     do
+     :: k < S ->
+        if
+        :: abal[IDX(a, k)] > pbal[IDX(OWNER(b), k)] -> pbal[IDX(OWNER(b), k)] = abal[IDX(a, k)]
+        :: else -> skip
+        fi;
+        k++
+     :: else -> break
+     od;
+     if
+     :: QUORUM_OF(OWNER(b), pmask[OWNER(b)]) -> r_become_leader(OWNER(b))
+     :: else -> skip
+     fi
+  :: else -> skip
+  fi;
+  check_invariants()
+}
+
+#if !defined(NO_CLIENT) && !defined(NO_PHASE2)
+/* leader n proposes a client value in its next free slot, and persists it */
+inline r_propose(n) {
+  up[n] && role[n] == LEADER && accmsg[cbal[n]*S + S-1] == 0;
+  bb = cbal[n];
+  k = 0;
+  do
+  :: accmsg[bb*S + k] != 0 -> k++
+  :: else -> break
+  od;
+  accmsg[bb*S + k] = VAL(bb, 1);
+  printf("MSC: %d proposes value %d in slot %d\n", n, VAL(bb, 1), k);
+  r_accept(n, bb, k);
+  check_invariants()
+}
+#endif
+
+/* leader n proposes the (single-member) change to C1 in its next free slot, only when
+   its own no-op and every slot before it are committed, no config entry is pending in its
+   log, and C0 is still in force on it (the model has one change).  The third rule of the
+   code -- a quorum of the new membership reports a commit index at or past the previous
+   config entry -- concerns the previous entry, here the bootstrap membership: it holds. */
+#define CFG_PENDING(n) (KIND(accmsg[cbal[n]*S]) == KCFG || KIND(accmsg[cbal[n]*S + 1]) == KCFG || KIND(accmsg[cbal[n]*S + 2]) == KCFG)
+inline propose_config(n) {
+  up[n] && role[n] == LEADER && cfgs[n] == 0 && noop_slot[n] < S && kcommit[n] > noop_slot[n] && !CFG_PENDING(n) && accmsg[cbal[n]*S + S-1] == 0;
+  bb = cbal[n];
+  k = 0;
+  do
+  :: accmsg[bb*S + k] != 0 -> k++
+  :: else -> break
+  od;
+  accmsg[bb*S + k] = VAL(bb, KCFG);
+  printf("MSC: %d proposes config entry %d (members %d, voters %d) in slot %d\n", n, VAL(bb, KCFG), C1_MEM, C1_VOT, k);
+  r_accept(n, bb, k);
+  check_invariants()
+}
+
+/* acceptor a receives Accept(b, s, v) from another node: accepts iff b >= promised */
+inline r_receive_accept(a, b, s) {
+  up[a] && a != OWNER(b) && accmsg[b*S + s] != 0 && SENDS_TO(OWNER(b), a) && b >= promised[a] && abal[IDX(a, s)] != b;
+  see_ballot(a, b);
+  promised[a] = b;
+  r_accept(a, b, s);
+  check_invariants()
+}
+
+/* leader n has Accepted from a quorum of the membership in force on it for the slot after
+   its commit index: the slot is committed (the code's commit index is a prefix, R4); a
+   config entry in it takes effect at once */
+inline r_learn_commit(n) {
+  up[n] && role[n] == LEADER && kcommit[n] < S && accmsg[cbal[n]*S + kcommit[n]] != 0 && QUORUM_OF(n, voted[cbal[n]*S + kcommit[n]]);
+  bb = cbal[n]; k = kcommit[n]; v = accmsg[bb*S + k];
+  /* the observer has judged these votes chosen (by C0, or by C1 after the entry) */
+  assert(chosen[k] == v);                                       /* P1 */
+  kcommit[n] = k + 1;
+  bcommit[bb] = k + 1;      /* from now on its Accepts and heartbeats carry it */
+  printf("MSC: %d learns slot %d committed\n", n, k);
+  if
+  :: cfgs[n] == 0 && KIND(v) == KCFG -> adopt_config(n, k, v)
+  :: else -> skip
+  fi;
+  check_invariants()
+}
+
+/* acceptor a receives an Accept (or heartbeat) of ballot b, b >= promised: commit :=
+   max(commit, min(commit carried, match_slot)), one slot at a time (R6); a config entry
+   it learns committed takes effect */
+inline r_receive_commit(a, b) {
+  up[a] && a != OWNER(b) && SENDS_TO(OWNER(b), a) && b >= promised[a] && kcommit[a] < bcommit[b] && abal[IDX(a, kcommit[a])] == b;
+  see_ballot(a, b);
+  promised[a] = b;
+  k = kcommit[a]; v = AVAL(a, k);
+  kcommit[a] = k + 1;
+  printf("MSC: %d learns from %d.%d that slot %d is committed\n", a, b / NN, b % NN, k);
+  if
+  :: cfgs[a] == 0 && KIND(v) == KCFG -> adopt_config(a, k, v)
+  :: else -> skip
+  fi;
+  check_invariants()
+}
+
+/* acceptor a receives an empty Accept (heartbeat) of ballot b > promised: promised := b */
+inline r_receive_heartbeat(a, b) {
+  up[a] && a != OWNER(b) && LED(b) && SENDS_TO(OWNER(b), a) && b > promised[a];
+  see_ballot(a, b);
+  promised[a] = b;
+  printf("MSC: %d acks a heartbeat of %d.%d\n", a, b / NN, b % NN);
+  check_invariants()
+}
+#endif
+
 /* ---------------------------------------------------------------- enumeration */
 #define D(x)       :: d_step { x }
 #define EACH_N(F)  D(F(0)) D(F(1)) D(F(2))
+#if R == 3
+#define EACH_B(F, a) D(F(a, 3)) D(F(a, 4)) D(F(a, 5)) D(F(a, 6)) D(F(a, 7)) D(F(a, 8)) D(F(a, 9)) D(F(a, 10)) D(F(a, 11))
+#else
 #define EACH_B(F, a) D(F(a, 3)) D(F(a, 4)) D(F(a, 5)) D(F(a, 6)) D(F(a, 7)) D(F(a, 8))
+#endif
 #define EACH_NB(F) EACH_B(F, 0) EACH_B(F, 1) EACH_B(F, 2)
+#define EACH_BD(F, a) D(F(a, 3, 0)) D(F(a, 3, 1)) D(F(a, 4, 0)) D(F(a, 4, 1)) D(F(a, 5, 0)) D(F(a, 5, 1)) \
+                      D(F(a, 6, 0)) D(F(a, 6, 1)) D(F(a, 7, 0)) D(F(a, 7, 1)) D(F(a, 8, 0)) D(F(a, 8, 1)) EACH_BD3(F, a)
+#if R == 3
+#define EACH_BD3(F, a) D(F(a, 9, 0)) D(F(a, 9, 1)) D(F(a, 10, 0)) D(F(a, 10, 1)) D(F(a, 11, 0)) D(F(a, 11, 1))
+#else
+#define EACH_BD3(F, a)
+#endif
+#define EACH_NB_D(F) EACH_BD(F, 0) EACH_BD(F, 1) EACH_BD(F, 2)
 #if S == 3
 #define EACH_BS(F, a, b) D(F(a, b, 0)) D(F(a, b, 1)) D(F(a, b, 2))
 #else
 #define EACH_BS(F, a, b) D(F(a, b, 0)) D(F(a, b, 1))
 #endif
+#if R == 3
+#define EACH_B_S(F, a) EACH_BS(F, a, 3) EACH_BS(F, a, 4) EACH_BS(F, a, 5) EACH_BS(F, a, 6) EACH_BS(F, a, 7) EACH_BS(F, a, 8) EACH_BS(F, a, 9) EACH_BS(F, a, 10) EACH_BS(F, a, 11)
+#else
 #define EACH_B_S(F, a) EACH_BS(F, a, 3) EACH_BS(F, a, 4) EACH_BS(F, a, 5) EACH_BS(F, a, 6) EACH_BS(F, a, 7) EACH_BS(F, a, 8)
+#endif
 #define EACH_NBS(F) EACH_B_S(F, 0) EACH_B_S(F, 1) EACH_B_S(F, 2)
 #if S == 3
 #define EACH_NS(F) D(F(0, 0)) D(F(0, 1)) D(F(0, 2)) D(F(1, 0)) D(F(1, 1)) D(F(1, 2)) D(F(2, 0)) D(F(2, 1)) D(F(2, 2))
@@ -800,6 +1055,21 @@ init {
 #endif
   };
   do
+#ifdef RECONFIG
+  /* no time (no leases), see the #error above */
+  EACH_N(crash)
+  EACH_N(restart)
+  EACH_N(r_campaign)
+  EACH_NB_D(r_receive_prepare)
+#if !defined(NO_CLIENT)
+  EACH_N(r_propose)
+#endif
+  EACH_N(propose_config)
+  EACH_NBS(r_receive_accept)
+  EACH_N(r_learn_commit)
+  EACH_NB(r_receive_commit)
+  EACH_NB(r_receive_heartbeat)
+#else
   D(tick(0, 0, 0)) D(tick(0, 0, 1)) D(tick(0, 1, 0)) D(tick(0, 1, 1))
   D(tick(1, 0, 0)) D(tick(1, 0, 1)) D(tick(1, 1, 0)) D(tick(1, 1, 1))
 #ifdef JUMPS
@@ -816,9 +1086,6 @@ init {
 #if !defined(NO_CLIENT) && !defined(NO_PHASE2)
   EACH_N(propose)
 #endif
-#ifdef RECONFIG
-  EACH_N(propose_config)
-#endif
 #ifndef NO_PHASE2
   EACH_NBS(receive_accept)
   EACH_NS(learn_commit)
@@ -833,6 +1100,7 @@ init {
 #ifdef TRANSFER
   EACH_NM(transfer)
   EACH_N(abandon_transfer)
+#endif
 #endif
   od
 }
