@@ -634,7 +634,7 @@ def report(rows: list[Row], settings: Settings, specs: dict[str, ServerSpec], pe
         "this run (not the server, not the bench) used during it, averaged over the run "
         "(setup and preload included), in cores of the machine's "
         f"{os.cpu_count()}: above about 0.1 the row was measured on a shared machine and "
-        "reads low. The last two columns divide quorumdb's ops/s for "
+        "reads low. The last three columns divide quorumdb's ops/s for "
         "the same workload by the row's: above 1 quorumdb is faster; on the ceiling row "
         "they show the share of what the HTTP stack and client allow.",
         "",

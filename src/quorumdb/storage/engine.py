@@ -169,6 +169,8 @@ class Partition:
         self.db = db
         self.stats = stats
         self.staged: dict[bytes, _Staged] = {}
+        # the batch being written and synced: no longer staged, not yet committed
+        self.inflight: dict[bytes, _Staged] = {}
         self.dropped = False
 
     def ready(self) -> bool:
@@ -183,9 +185,10 @@ class Partition:
         return value if full == key else None
 
     def latest(self, key: bytes) -> tuple[bytes | None, asyncio.Future[None] | None]:
-        """The newest image of ``key`` including staged writes, and the future of the
-        flush that makes it durable (None when it already is)."""
-        staged = self.staged.get(key)
+        """The newest image of ``key`` including staged writes and the batch being
+        flushed, and the future of the flush that makes it durable (None when it already
+        is)."""
+        staged = self.staged.get(key) or self.inflight.get(key)
         if staged is not None:
             return staged.value, staged.future
         return self.get(key), None
@@ -387,7 +390,8 @@ class Engine:
                 future = self._flush_future
                 assert future is not None
                 batch = [(p, p.staged) for p in self._dirty.values()]
-                for partition, _ in batch:
+                for partition, staged in batch:
+                    partition.inflight = staged
                     partition.staged = {}
                 self._dirty = {}
                 self._flush_future = None
@@ -401,10 +405,13 @@ class Engine:
                     stats = await self._loop.run_in_executor(None, self._write_batch, batch)
                 except Exception as exc:  # a failed disk fails the writes it held
                     log.exception("group commit failed; its writes are answered with errors")
+                    for partition, _ in batch:
+                        partition.inflight = {}
                     future.set_exception(exc)
                     continue
                 for (partition, _), new_stats in zip(batch, stats, strict=True):
                     partition.stats = new_stats
+                    partition.inflight = {}  # readers see it committed from now on
                 self.flushes += 1
                 self.committed()
                 future.set_result(None)
