@@ -35,6 +35,7 @@ import shutil
 import struct
 import tempfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -275,6 +276,8 @@ class Engine:
         self.flushes = 0
         self._read_txn: lmdb.Transaction | None = None
         self._applied: dict[str, int] = {}
+        # one thread: batches are written in order, one sync at a time
+        self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quorumdb-flush")
 
     # -- reads --------------------------------------------------------------------------
     def reader(self) -> lmdb.Transaction:
@@ -366,7 +369,7 @@ class Engine:
         if not self._flushing:
             self._flushing = True
             assert self._loop is not None
-            self._loop.call_soon(self._start_flush)
+            self._loop.call_soon(self._start_flush)  # after this turn's other writes
 
     def has_room(self) -> bool:
         return self._staged_count < MAX_STAGED_WRITES
@@ -378,46 +381,56 @@ class Engine:
             await waiter
 
     def _start_flush(self) -> None:
-        assert self._loop is not None
-        self._loop.create_task(self._flush_loop())
-
-    async def _flush_loop(self) -> None:
-        """Flushes batches until nothing is staged. Writes staged while a flush runs wait
-        for the next one, so every sync carries everything that arrived meanwhile."""
-        assert self._loop is not None
-        try:
-            while self._dirty:
-                future = self._flush_future
-                assert future is not None
-                batch = [(p, p.staged) for p in self._dirty.values()]
-                for partition, staged in batch:
-                    partition.inflight = staged
-                    partition.staged = {}
-                self._dirty = {}
-                self._flush_future = None
-                self._staged_count = 0
-                waiters, self._capacity_waiters = self._capacity_waiters, []
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_result(None)
-                self._inflight = future
-                try:
-                    stats = await self._loop.run_in_executor(None, self._write_batch, batch)
-                except Exception as exc:  # a failed disk fails the writes it held
-                    log.exception("group commit failed; its writes are answered with errors")
-                    for partition, _ in batch:
-                        partition.inflight = {}
-                    future.set_exception(exc)
-                    continue
-                for (partition, _), new_stats in zip(batch, stats, strict=True):
-                    partition.stats = new_stats
-                    partition.inflight = {}  # readers see it committed from now on
-                self.flushes += 1
-                self.committed()
-                future.set_result(None)
-        finally:
+        """Hands everything staged to the flusher thread as one batch. Writes staged
+        while it runs wait for the next batch, so every sync carries everything that
+        arrived meanwhile. Runs on the event loop, when nothing is being flushed."""
+        future = self._flush_future
+        if not self._dirty or future is None:
             self._flushing = False
-            self._inflight = None
+            return
+        batch = [(p, p.staged) for p in self._dirty.values()]
+        for partition, staged in batch:
+            partition.inflight = staged
+            partition.staged = {}
+        self._dirty = {}
+        self._flush_future = None
+        self._staged_count = 0
+        waiters, self._capacity_waiters = self._capacity_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._inflight = future
+        self._flusher.submit(self._flush, batch, future)
+
+    def _flush(self, batch: Sequence[tuple[Partition, dict[bytes, _Staged]]],
+               future: asyncio.Future[None]) -> None:
+        """The flusher thread: writes and syncs the batch, then hands the outcome to the
+        event loop in one callback (not through a Task, whose wake-up would queue behind
+        the requests the loop is busy with and leave the disk idle meanwhile)."""
+        try:
+            stats, error = self._write_batch(batch), None
+        except Exception as exc:  # a failed disk fails the writes it held
+            stats, error = [], exc
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._flushed, batch, future, stats, error)
+
+    def _flushed(self, batch: Sequence[tuple[Partition, dict[bytes, _Staged]]],
+                 future: asyncio.Future[None], stats: list[PartitionStats],
+                 error: Exception | None) -> None:
+        self._inflight = None
+        if error is not None:
+            log.error("group commit failed; its writes are answered with errors: %r", error)
+            for partition, _ in batch:
+                partition.inflight = {}
+            future.set_exception(error)
+        else:
+            for (partition, _), new_stats in zip(batch, stats, strict=True):
+                partition.stats = new_stats
+                partition.inflight = {}  # readers see it committed from now on
+            self.flushes += 1
+            self.committed()
+            future.set_result(None)
+        self._start_flush()  # at once: the disk stays busy while anything is staged
 
     def _write_batch(
         self, batch: Sequence[tuple[Partition, dict[bytes, _Staged]]]
@@ -506,6 +519,7 @@ class Engine:
             await asyncio.shield(pending)
 
     def close(self) -> None:
+        self._flusher.shutdown(wait=True)
         if self._read_txn is not None:
             self._read_txn.abort()
             self._read_txn = None
