@@ -400,17 +400,24 @@ class Engine:
             if not waiter.done():
                 waiter.set_result(None)
         self._inflight = future
-        self._flusher.submit(self._flush, batch, future)
+        if self.sync:
+            self._flusher.submit(self._flush, batch, future)
+        else:  # nothing to wait for (tmpfs, no sync): no thread hand-offs either way
+            self._flushed(batch, future, *self._write_outcome(batch))
+
+    def _write_outcome(self, batch: Sequence[tuple[Partition, dict[bytes, _Staged]]]
+                       ) -> tuple[list[PartitionStats], Exception | None]:
+        try:
+            return self._write_batch(batch), None
+        except Exception as exc:  # a failed disk fails the writes it held
+            return [], exc
 
     def _flush(self, batch: Sequence[tuple[Partition, dict[bytes, _Staged]]],
                future: asyncio.Future[None]) -> None:
         """The flusher thread: writes and syncs the batch, then hands the outcome to the
         event loop in one callback (not through a Task, whose wake-up would queue behind
         the requests the loop is busy with and leave the disk idle meanwhile)."""
-        try:
-            stats, error = self._write_batch(batch), None
-        except Exception as exc:  # a failed disk fails the writes it held
-            stats, error = [], exc
+        stats, error = self._write_outcome(batch)
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._flushed, batch, future, stats, error)
 
