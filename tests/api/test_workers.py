@@ -186,3 +186,21 @@ def _state(pid: int) -> str:
             return next((line for line in status if line.startswith("State:")), "").lower()
     except OSError:
         return "gone"
+
+
+def test_get_and_head_through_every_process_answer_as_the_primary_does(
+        served: ServerProcess) -> None:
+    """GET and HEAD / on new connections (most land on workers, which pass them on): the
+    same status everywhere, and no body for HEAD (whose answer the worker must not wait
+    a body for)."""
+    for _ in range(30):
+        for method in ("HEAD", "GET"):
+            connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
+            try:
+                connection.request(method, "/")
+                answer = connection.getresponse()
+                body = answer.read()
+            finally:
+                connection.close()
+            assert answer.status == (200 if method == "GET" else 400), method
+            assert (body == b"") == (method == "HEAD"), (method, body)

@@ -54,6 +54,7 @@ class _Connection(asyncio.Protocol):
         self.body: list[bytes] = []
         self.size = 0
         self.reusable = True
+        self.head_only = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -80,6 +81,14 @@ class _Connection(asyncio.Protocol):
         if name.lower().decode("latin-1") not in _HOP_BY_HOP:
             self.headers.append((name, value))
 
+    def on_headers_complete(self) -> None:
+        if self.head_only:
+            # an answer to HEAD: a Content-Length but no body follows; the parser cannot
+            # know that, so the answer ends here and the connection is not reused
+            self.reusable = False
+            self._complete()
+            self.close()
+
     def on_body(self, body: bytes) -> None:
         self.size += len(body)
         if self.size > MAX_ANSWER_BYTES:
@@ -87,14 +96,18 @@ class _Connection(asyncio.Protocol):
         self.body.append(body)
 
     def on_message_complete(self) -> None:
-        self.reusable = self.parser.should_keep_alive()
+        self.reusable = self.reusable and self.parser.should_keep_alive()
+        self._complete()
+
+    def _complete(self) -> None:
         answer, self.answer = self.answer, None
         if answer is not None and not answer.done():
             answer.set_result((self.parser.get_status_code(), self.headers,
                                b"".join(self.body)))
 
-    def send(self, request: bytes) -> asyncio.Future[Response]:
+    def send(self, request: bytes, head_only: bool = False) -> asyncio.Future[Response]:
         assert self.transport is not None and self.answer is None
+        self.head_only = head_only
         self.answer = asyncio.get_running_loop().create_future()
         self.transport.write(request)
         return self.answer
@@ -119,10 +132,10 @@ class Upstream:
         self.count = 0
         self.waiters: deque[asyncio.Future[None]] = deque()
 
-    async def forward(self, request: bytes) -> Response:
+    async def forward(self, request: bytes, head_only: bool = False) -> Response:
         connection = await self._take()
         try:
-            answer = await asyncio.wait_for(connection.send(request), TIMEOUT_S)
+            answer = await asyncio.wait_for(connection.send(request, head_only), TIMEOUT_S)
         except BaseException:
             connection.reusable = False
             connection.close()

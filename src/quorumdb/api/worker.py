@@ -106,7 +106,8 @@ class Worker:
     async def _forward(self, method: str, url: str, headers: dict[str, str],
                        body: bytes) -> Response:
         try:
-            return await self.upstream.forward(encode_request(method, url, headers, body))
+            return await self.upstream.forward(encode_request(method, url, headers, body),
+                                               head_only=method == "HEAD")
         except (UpstreamError, TimeoutError, OSError) as exc:
             log.error("request not answered by the primary: %s", exc)
             content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
