@@ -122,6 +122,8 @@ def test_restart_recovers_from_wal_and_lmdb(tmp_path: Path, checkpoint: bool) ->
         await asyncio.gather(*[write(partition, b"k%02d" % i, value(i)) for i in range(40)])
         if checkpoint:
             for node in store.nodes:
+                # between Ready cycles (the core takes no input while a Ready is out)
+                await until(lambda node=node: node.idle(), "the node between cycles")
                 node.checkpoint()
         await asyncio.gather(*[write(partition, b"z%02d" % i, value(i)) for i in range(10)])
 

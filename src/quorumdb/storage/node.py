@@ -353,11 +353,16 @@ class StorageNode:
                 waiting.append((slot, future))
         member.awaiting_apply = waiting
 
+    def idle(self) -> bool:
+        """No Ready outstanding: the cores take input (``checkpoint`` may run)."""
+        return not any(member.busy for member in self.members.values())
+
     def checkpoint(self) -> None:
         """Syncs LMDB, rewrites every member's persistent state into the WAL, and drops
         the WAL segments before it (DESIGN.md: no LMDB without sync unless a checkpoint
-        syncs it before the WAL behind it is dropped). Synchronous; the Ready cycle uses
-        the same steps with the LMDB sync off the event loop."""
+        syncs it before the WAL behind it is dropped). Synchronous, and only while
+        ``idle()``; the Ready cycle uses the same steps with the LMDB sync off the loop."""
+        assert self.idle(), "checkpoint while a Ready is outstanding"
         captured = self._applied_now()
         self.engine.checkpoint()
         self._rewrite_wal(captured)
