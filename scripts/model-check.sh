@@ -42,6 +42,7 @@ command -v gcc >/dev/null 2>&1 || { echo "model-check: gcc is required" >&2; exi
 AGREE="-DNO_LEASE -DT_MAX=0 -DNO_HEARTBEAT -DNO_COMMIT_LEARN -DMAX_CAMPAIGNS=2 -DCRASH_NODE=0"
 LEASE="-DNO_PHASE2 -DT_MAX=3 -DMAX_CAMPAIGNS=2 -DCRASH_NODE=1"
 XFER="-DTRANSFER -DNO_PHASE2 -DT_MAX=1 -DMAX_CAMPAIGNS=2 -DMAX_CRASH=0"
+AGREE3="-DNO_LEASE -DT_MAX=0 -DNO_HEARTBEAT -DNO_COMMIT_LEARN -DMAX_CAMPAIGNS=3 -DMAX_CRASH=0"
 READ="-DT_MAX=0 -DMAX_CAMPAIGNS=2 -DMAX_CRASH=0 -DNO_COMMIT_LEARN -DNO_CLIENT"
 RECONF="-DRECONFIG -DNO_LEASE -DT_MAX=0 -DR=3 -DMAX_CAMPAIGNS=4 -DMAX_CRASH=0 -DNO_CLIENT"
 CONFIGS=(
@@ -51,6 +52,7 @@ CONFIGS=(
   "transfer|pass|$XFER"
   "agreement|pass|$AGREE"
   "agreement-3-elections|pass|-DNO_LEASE -DT_MAX=0 -DNO_HEARTBEAT -DNO_COMMIT_LEARN -DMAX_CAMPAIGNS=3 -DMAX_CRASH=0 -DNO_CLIENT"
+  "agreement-3-elections-client|pass|$AGREE3"
   "agreement-log-replica|pass|-DLOG_REPLICA $AGREE"
   "lease-log-replica|pass|-DLOG_REPLICA $LEASE"
   "read|pass|$READ"
@@ -62,9 +64,13 @@ CONFIGS=(
   "bug-transfer-resume|bug|$XFER -DBUG_TRANSFER_RESUME"
   "bug-transfer-resume-fresh-round|bug|$XFER -DBUG_TRANSFER_RESUME_FRESH"
   "bug-read-before-noop|bug|$READ -DBUG_READ_EARLY"
+  # prefix-closed acceptance (README, "Values and their prefix"): P_prefix
+  "bug-no-accept-rule|bug|$AGREE -DBUG_NO_ACCEPT_RULE"
+  "bug-no-merge-rule|bug|$AGREE3 -DBUG_NO_MERGE_RULE"
   "reach-client-value-chosen|reach|$AGREE -DREACH_CHOSEN"
   "reach-log-replica-vote-decides|reach|-DLOG_REPLICA $AGREE -DREACH_LOG_VOTE"
   "reach-lease-handover|reach|$LEASE -DREACH_HANDOVER"
+  "reach-merge-drop|reach|$AGREE3 -DREACH_MERGE_DROP"
   "reach-read-by-second-leader|reach|-DTRANSFER -DT_MAX=1 -DMAX_CAMPAIGNS=2 -DMAX_CRASH=0 -DNO_CLIENT -DNO_COMMIT_LEARN -DREACH_READ"
   # reconfiguration through the log: log replica 2 joins C0 = {0, 1} (README, "Reconfiguration")
   "reconfig-client-values|pass|-DRECONFIG -DNO_LEASE -DT_MAX=0 -DR=3 -DMAX_CAMPAIGNS=3 -DMAX_CRASH=0|plain"

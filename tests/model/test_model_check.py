@@ -56,4 +56,7 @@ def test_spin_model_check() -> None:
     assert kinds == {"pass", "bug", "reach"}, report
     # the membership change is part of the default run: its complete search and its bug
     assert {"reconfig", "reconfig-client-values", "bug-reconfig-two-at-once"} <= rows.keys(), report
+    # prefix-closed acceptance (origin/prev): P_prefix, each rule's absence caught, a drop reached
+    assert {"agreement-3-elections-client", "bug-no-accept-rule", "bug-no-merge-rule",
+            "reach-merge-drop"} <= rows.keys(), report
     assert run.returncode == 0, report

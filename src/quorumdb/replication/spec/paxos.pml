@@ -13,6 +13,9 @@
  *   P4 lease read     a leader allowed to read consistently (live lease, own no-op and
  *                     every slot before it committed) holds every chosen value, and
  *                     every value up to its no-op is chosen
+ *   P_prefix          (static model) when slots s-1 and s are both chosen, the value chosen
+ *                     at s was created right after the value chosen at s-1: its prev is the
+ *                     origin of that value (Entry.origin / Entry.prev, types.py)
  *
  * Compile-time switches (gcc -D...):
  *   LOG_REPLICA   group = full replicas 0,1 + log replica 2 (quorum 2 of 3)
@@ -23,6 +26,11 @@
  *   BUG_NOREPROPOSE new leader ignores accepted values in promises -> P1 fails
  *   BUG_LOGLEADER log replica may campaign                        -> P3 fails
  *   BUG_READ_EARLY reads before the own no-op is committed        -> P4 fails
+ *   BUG_NO_ACCEPT_RULE an acceptor accepts an entry without the same ballot's entry at
+ *                 the slot before (no prefix-closed acceptance)   -> P_prefix fails
+ *   BUG_NO_MERGE_RULE a new leader takes the highest-ballot reported value whatever its
+ *                 prev (3 elections needed)                       -> P_prefix fails
+ *   REACH_MERGE_DROP probe: the merge drops the highest-ballot value reported for a slot
  *   BUG_TRANSFER_RESUME after an abandoned transfer the old leader resumes under the
  *                 same ballot                                     -> P2 fails
  *   BUG_TRANSFER_RESUME_FRESH the same, counting only heartbeat rounds sent after
@@ -148,6 +156,31 @@
 #else
 #define VAL(b, kind)   ((b)*2 + (kind))     /* kind 0 = no-op, 1 = client data */
 #define KIND(v)        ((v) % 2)
+/* Entry.origin: the ballot of the leader that created value v (a re-proposal keeps the
+   value, hence its origin; a gap-filling or own no-op of leader b is VAL(b, 0): origin b).
+   0 = ZERO_BALLOT, the origin of the empty prefix before slot 0. */
+#define ORIGIN(v)      ((v) / 2)
+/* Entry.prev of value v at slot s: the origin of the value its creator held at s - 1.  A
+   leader creates at most one value per slot and its log (accmsg[b*S + ...]) is written
+   before or with the slot after it and never changes, so prev is recomputed from the
+   creator's Accept at s - 1 instead of stored (as R5 does for accepted values).  Slot 0
+   follows the empty prefix: prev = 0. */
+#define PREV(v, s)     ((s) == 0 -> 0 : ORIGIN(accmsg[ORIGIN(v)*S + (s) - 1]))
+/* prefix-closed acceptance (replicate.accept_entries): acceptor a accepts ballot b's entry
+   at s only right after its commit index (s <= kcommit: code slot s+1 - 1 <= commit_slot)
+   or right after an entry it accepted at the same ballot in s - 1 */
+#ifdef BUG_NO_ACCEPT_RULE
+#define IN_PREFIX(a, b, s) true
+#else
+#define IN_PREFIX(a, b, s) ((s) <= kcommit[a] || abal[IDX(a, (s) - 1)] == (b))
+#endif
+/* the merge rule (election.merge_promises): a reported value is a candidate for slot k
+   only if its prev is the origin pv of the value just taken for k - 1 */
+#ifdef BUG_NO_MERGE_RULE
+#define FOLLOWS(v, k, pv) true
+#else
+#define FOLLOWS(v, k, pv) (PREV(v, k) == (pv))
+#endif
 #endif
 #define BIT(i)         (1 << (i))
 #define POP(m)         (((m)&1) + (((m)>>1)&1) + (((m)>>2)&1) + (((m)>>3)&1))
@@ -183,6 +216,13 @@
 #define PROBE_LOG_VOTE assert(!(voted[b*S + s] & BIT(NN-1)) || POP(voted[b*S + s]) > Q || KIND(v) == 0)
 #else
 #define PROBE_LOG_VOTE skip
+#endif
+
+#ifdef REACH_MERGE_DROP /* a new leader drops the highest-ballot value reported for a slot:
+                          the merge rule changes what is re-proposed */
+#define PROBE_MERGE_DROP assert(best == top)
+#else
+#define PROBE_MERGE_DROP skip
 #endif
 
 #ifdef REACH_CONFIG    /* the joining member learns that the config entry is committed */
@@ -291,7 +331,7 @@ byte ever_lease;                /* nodes that ever held a lease */
 
 /* scratch variables: written before read inside one d_step, so kept out of the
    state vector (hidden) */
-hidden byte i, j, k, v, hi, best, bb;
+hidden byte i, j, k, v, hi, best, bb, pv, top;
 
 /* ---------------------------------------------------------------- checks */
 #ifndef RECONFIG
@@ -580,9 +620,12 @@ inline receive_prepare(a, b) {
 }
 
 /* candidate n holds Promises from the acceptors in m, a quorum.  Slots below
-   from_slot are known chosen and come from its own log; every other slot takes the
-   value of the highest-ballot accepted entry reported; gaps become no-ops; then the
-   leader's own no-op.  All of them are (re-)proposed under its ballot. */
+   from_slot are known chosen and come from its own log.  The others, up to the highest
+   slot any promise reports, are merged in slot order (election.merge_promises): a
+   reported value is a candidate only if its prev is the origin pv of the value taken for
+   the slot before (the merge rule); the highest-ballot candidate wins; a slot without
+   one gets a no-op (origin: this ballot).  Then the leader's own no-op.  All of them are
+   (re-)proposed under its ballot. */
 inline become_leader(n, m) {
   up[n] && role[n] == CANDIDATE && (m & prom_mask[cbal[n]]) == m && QUORUM_OF(n, m);
   bb = cbal[n];
@@ -593,35 +636,47 @@ inline become_leader(n, m) {
      hi = k; k++
   :: else -> break
   od;
+  /* the highest slot reported (dropped values count, as `last` in the code) */
+  j = k;
   do
-  :: k < S ->
-     best = 0; v = 0; i = 0;
+  :: j < S ->
+     if
+     :: ((m & BIT(0)) && prom_bal[PIDX(bb, 0, j)] > 0) || ((m & BIT(1)) && prom_bal[PIDX(bb, 1, j)] > 0) ||
+        ((m & BIT(2)) && prom_bal[PIDX(bb, 2, j)] > 0) -> hi = j
+     :: else -> skip
+     fi;
+     j++
+  :: else -> break
+  od;
+  do
+  :: hi < S && k <= hi ->
+     pv = (k == 0 -> 0 : ORIGIN(accmsg[bb*S + k - 1]));
+     best = 0; v = 0; top = 0; i = 0;
      do
      :: i < NN ->
         if
-        :: (m & BIT(i)) && prom_bal[PIDX(bb, i, k)] > best ->
+        :: (m & BIT(i)) && prom_bal[PIDX(bb, i, k)] > top -> top = prom_bal[PIDX(bb, i, k)]
+        :: else -> skip
+        fi;
+        if
+        :: (m & BIT(i)) && prom_bal[PIDX(bb, i, k)] > best && FOLLOWS(prom_val[PIDX(bb, i, k)], k, pv) ->
            best = prom_bal[PIDX(bb, i, k)]; v = prom_val[PIDX(bb, i, k)]
         :: else -> skip
         fi;
         i++
      :: else -> break
      od;
+     PROBE_MERGE_DROP;
      if
 #ifdef BUG_NOREPROPOSE
-     :: best > 0 -> accmsg[bb*S + k] = VAL(bb, 1); hi = k
+     :: best > 0 -> accmsg[bb*S + k] = VAL(bb, 1)
 #else
-     :: best > 0 -> accmsg[bb*S + k] = v; hi = k
+     :: best > 0 -> accmsg[bb*S + k] = v
 #endif
-     :: else -> skip
+     :: else -> accmsg[bb*S + k] = VAL(bb, 0)
      fi;
-     k++
-  :: else -> break
-  od;
-  k = 0;
-  do
-  :: hi < S && k < hi ->
      if
-     :: accmsg[bb*S + k] == 0 -> accmsg[bb*S + k] = VAL(bb, 0)
+     :: top > best -> printf("MSC: %d drops the value of ballot %d.%d reported for slot %d: its prev is not %d.%d\n", n, top / NN, top % NN, k, pv / NN, pv % NN)
      :: else -> skip
      fi;
      k++
@@ -660,9 +715,27 @@ inline propose(n) {
 }
 
 
-/* acceptor a receives Accept(b, s, v): accepts iff b >= promised */
+/* P_prefix: value v was just chosen in slot s; with a chosen neighbour, the later of the
+   two must have been created right after the earlier (prev = origin) */
+inline check_prefix(s, v) {
+  if
+  :: s > 0 && chosen[s - 1] != 0 && PREV(v, s) != ORIGIN(chosen[s - 1]) ->
+     printf("MSC: P_prefix violated: slot %d chosen %d (prev %d.%d), slot %d chosen %d (origin %d.%d)\n", s, v, PREV(v, s) / NN, PREV(v, s) % NN, s - 1, chosen[s - 1], ORIGIN(chosen[s - 1]) / NN, ORIGIN(chosen[s - 1]) % NN);
+     assert(PREV(v, s) == ORIGIN(chosen[s - 1]))                      /* P_prefix */
+  :: else -> skip
+  fi;
+  if
+  :: s + 1 < S && chosen[s + 1] != 0 && PREV(chosen[s + 1], s + 1) != ORIGIN(v) ->
+     printf("MSC: P_prefix violated: slot %d chosen %d (prev %d.%d), slot %d chosen %d (origin %d.%d)\n", s + 1, chosen[s + 1], PREV(chosen[s + 1], s + 1) / NN, PREV(chosen[s + 1], s + 1) % NN, s, v, ORIGIN(v) / NN, ORIGIN(v) % NN);
+     assert(PREV(chosen[s + 1], s + 1) == ORIGIN(v))                  /* P_prefix */
+  :: else -> skip
+  fi
+}
+
+/* acceptor a receives Accept(b, s, v): accepts iff b >= promised and the entry follows
+   its commit index or the same ballot's entry in s - 1 (prefix-closed acceptance) */
 inline receive_accept(a, b, s) {
-  up[a] && accmsg[b*S + s] != 0 && b >= promised[a] && abal[IDX(a, s)] != b;
+  up[a] && accmsg[b*S + s] != 0 && b >= promised[a] && abal[IDX(a, s)] != b && IN_PREFIX(a, b, s);
   v = accmsg[b*S + s];
   see_ballot(a, b);
   promised[a] = b;
@@ -673,6 +746,7 @@ inline receive_accept(a, b, s) {
   :: GHOST_QUORUM(s, voted[b*S + s]) ->
      assert(chosen[s] == 0 || chosen[s] == v);                  /* P1 agreement */
      chosen[s] = v;
+     check_prefix(s, v);
      PROBE_CHOSEN;
      PROBE_LOG_VOTE;
      PROBE_JOINED_VOTE;
