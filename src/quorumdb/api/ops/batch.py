@@ -18,6 +18,7 @@ from quorumdb import expressions as expr
 from quorumdb.api.ops.common import (
     RETURN_CONSUMED,
     RETURN_METRICS,
+    after,
     checked_size,
     consumed_by_name,
     data_table,
@@ -201,8 +202,14 @@ def _write(body: dict[str, Any], plans: list[tuple[Table, bytes, dict[str, Any] 
     if consumed is not None:
         result["ConsumedCapacity"] = consumed
 
+    if not waits:
+        return result
+    distinct = list({id(wait): wait for wait in waits}.values())
+    if len(distinct) == 1:  # one group commit holds every write (one node)
+        return after(distinct[0], result)
+
     async def finish() -> Result:
-        await asyncio.gather(*waits)
+        await asyncio.gather(*distinct)
         return result
 
-    return finish() if waits else result
+    return finish()
