@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import gzip
 import itertools
 import logging
@@ -167,7 +166,7 @@ class Service:
             result = outcome()
         except DynamoDBError as error:
             return self.error_response(error, reply_type)
-        except Exception:
+        except (Exception, asyncio.CancelledError):  # a cancelled commit is no answer either
             log.exception("internal error while the operation completed")
             return self.error_response(InternalServerError("Internal server error"),
                                        reply_type)
@@ -175,8 +174,11 @@ class Service:
 
     async def _finish(self, pending: Awaitable[Result], reply_type: str) -> Response:
         future = asyncio.ensure_future(pending)
-        with contextlib.suppress(Exception):  # respond maps it, read from the future
+        try:
             await future
+        except (Exception, asyncio.CancelledError):  # respond maps it, from the future
+            if not future.done():  # this task itself is being cancelled
+                raise
         return self.respond(future.result, reply_type)
 
     def _route(self, method: str, headers: dict[str, str],
