@@ -81,6 +81,8 @@ CONFIGS=(
   "reach-reconfig-joiner-vote|reach|$RECONF -DREACH_JOINED_VOTE|plain"
   "reach-reconfig-joiner-promise|reach|$RECONF -DREACH_JOINER_PROMISE|plain"
   "reach-reconfig-lagging-refusal|reach|$RECONF -DREACH_LAGGING|plain"
+  # origin/prev under reconfiguration (README, "Values and their prefix in the reconfiguration model")
+  "reach-reconfig-prefix-cross|reach|$RECONF -DREACH_PREFIX_CROSS|plain"
 )
 # Not in the default run (too long for it; README, "Reconfiguration"): run them by name.
 EXTRA_CONFIGS=(

@@ -59,4 +59,6 @@ def test_spin_model_check() -> None:
     # prefix-closed acceptance (origin/prev): P_prefix, each rule's absence caught, a drop reached
     assert {"agreement-3-elections-client", "bug-no-accept-rule", "bug-no-merge-rule",
             "reach-merge-drop"} <= rows.keys(), report
+    # ... and under reconfiguration: P_prefix is asserted there, across leaders
+    assert "reach-reconfig-prefix-cross" in rows, report
     assert run.returncode == 0, report

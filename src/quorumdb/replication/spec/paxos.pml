@@ -13,7 +13,7 @@
  *   P4 lease read     a leader allowed to read consistently (live lease, own no-op and
  *                     every slot before it committed) holds every chosen value, and
  *                     every value up to its no-op is chosen
- *   P_prefix          (static model) when slots s-1 and s are both chosen, the value chosen
+ *   P_prefix          when slots s-1 and s are both chosen, the value chosen
  *                     at s was created right after the value chosen at s-1: its prev is the
  *                     origin of that value (Entry.origin / Entry.prev, types.py)
  *
@@ -43,6 +43,8 @@
  *   BUG_TWO_AT_ONCE (RECONFIG) C0 = {0,1,2} -> C1 = {0} in one entry -> P1 fails
  *   BUG_NO_LAGGING_RULE (RECONFIG) acceptors do not refuse lagging candidates (P1 still
  *                 holds for one single-member change: README)
+ *   REACH_PREFIX_CROSS (RECONFIG) neighbouring chosen values of different origins
+ *   REACH_LOWER_PICK (RECONFIG, by hand) the merge picks a report below a dropped higher one
  *   REACH_CONFIG, REACH_JOINED_VOTE, REACH_JOINER_PROMISE, REACH_LAGGING (RECONFIG) the
  *                 joiner learns the change is committed; a slot after the change is
  *                 chosen by a quorum that needs the joiner; a candidate wins with the
@@ -153,6 +155,8 @@
 #define VAL(b, kind)   ((b)*4 + (kind))     /* kind 0 = no-op, 1 = client data, 2 = config */
 #define KIND(v)        ((v) % 4)
 #define KCFG           2
+/* Entry.origin (see below): the config entry VAL(b, KCFG) is created by the leader of b */
+#define ORIGIN(v)      ((v) / 4)
 #else
 #define VAL(b, kind)   ((b)*2 + (kind))     /* kind 0 = no-op, 1 = client data */
 #define KIND(v)        ((v) % 2)
@@ -160,6 +164,7 @@
    value, hence its origin; a gap-filling or own no-op of leader b is VAL(b, 0): origin b).
    0 = ZERO_BALLOT, the origin of the empty prefix before slot 0. */
 #define ORIGIN(v)      ((v) / 2)
+#endif
 /* Entry.prev of value v at slot s: the origin of the value its creator held at s - 1.  A
    leader creates at most one value per slot and its log (accmsg[b*S + ...]) is written
    before or with the slot after it and never changes, so prev is recomputed from the
@@ -180,7 +185,6 @@
 #define FOLLOWS(v, k, pv) true
 #else
 #define FOLLOWS(v, k, pv) (PREV(v, k) == (pv))
-#endif
 #endif
 #define BIT(i)         (1 << (i))
 #define POP(m)         (((m)&1) + (((m)>>1)&1) + (((m)>>2)&1) + (((m)>>3)&1))
@@ -239,6 +243,12 @@
 #define PROBE_JOINER_PROMISE(n) assert(!(pmask[n] & BIT(NN-1)))
 #else
 #define PROBE_JOINER_PROMISE(n) skip
+#endif
+#ifdef REACH_PREFIX_CROSS /* (RECONFIG) two neighbouring slots are chosen with values of
+                            different origins: P_prefix compares prev across leaders */
+#define PROBE_PREFIX_CROSS assert(!((s > 0 && chosen[s - 1] != 0 && ORIGIN(chosen[s - 1]) != ORIGIN(v)) || (s + 1 < S && chosen[s + 1] != 0 && ORIGIN(chosen[s + 1]) != ORIGIN(v))))
+#else
+#define PROBE_PREFIX_CROSS skip
 #endif
 #ifdef REACH_LAGGING   /* an acceptor refuses a candidate's Prepare only because it is lagging */
 #define LAG_REFUSES(o, a) (role[o] == CANDIDATE && up[a] && SENDS_TO(o, a) && cbal[o] > promised[a] && !NOT_LAGGING(a, cbal[o]))
@@ -305,7 +315,9 @@ byte bcommit[NB];               /* commit_slot carried by ballot b's Accepts (an
                                    the leader steps down */
 /* Promises are delivered when sent (or lost): the candidate's accumulator, README R2 */
 byte pmask[NN];                 /* promises candidate n holds: bit per acceptor */
-byte pbal[NN*S];                /*   per slot, the highest accepted ballot they report */
+short prep[NN*S];               /*   per slot, the accepted ballots they report (bit b),
+                                   at most one per prev class: the highest (README, "Values
+                                   and their prefix in the reconfiguration model") */
 #else
 byte prep_tf[NB];               /* Prepare.transfer_from, 0 = none */
 byte prom_mask[NB];             /* Promise(b) from acceptor a: bit a */
@@ -443,7 +455,7 @@ inline forget_promises(b) {
 #ifdef RECONFIG
 inline step_down(n) {
   role[n] = FOLLOWER; cbal[n] = 0; noop_slot[n] = S;
-  pmask[n] = 0; pbal[IDX(n, 0)] = 0; pbal[IDX(n, 1)] = 0; pbal[IDX(n, 2)] = 0
+  pmask[n] = 0; prep[IDX(n, 0)] = 0; prep[IDX(n, 1)] = 0; prep[IDX(n, 2)] = 0
 }
 #else
 inline step_down(n) {
@@ -491,7 +503,8 @@ inline rejudge() {
         if
         :: accmsg[i*S + j] != 0 && QUORUM_IN(1, voted[i*S + j]) ->
            assert(chosen[j] == 0 || chosen[j] == accmsg[i*S + j]);    /* P1 */
-           chosen[j] = accmsg[i*S + j]
+           chosen[j] = accmsg[i*S + j];
+           check_prefix(j, chosen[j])
         :: else -> skip
         fi;
         j++
@@ -857,6 +870,7 @@ inline abandon_transfer(n) {
 
 /* node a persists the entry Accept(b, s) carries: a vote the observer counts */
 inline r_accept(a, b, s) {
+  assert(IN_PREFIX(a, b, s));   /* the leader's own entries (R3) obey the accept rule too */
   abal[IDX(a, s)] = b;
   voted[b*S + s] = voted[b*S + s] | BIT(a);
   v = accmsg[b*S + s];
@@ -865,6 +879,8 @@ inline r_accept(a, b, s) {
   :: GHOST_QUORUM(s, voted[b*S + s]) ->
      assert(chosen[s] == 0 || chosen[s] == v);                  /* P1 agreement */
      chosen[s] = v;
+     check_prefix(s, v);
+     PROBE_PREFIX_CROSS;
      PROBE_CHOSEN;
      PROBE_JOINED_VOTE;
      if
@@ -875,12 +891,52 @@ inline r_accept(a, b, s) {
   fi
 }
 
-/* candidate n holds promises from a quorum (pmask[n]; pbal[n]: per slot the highest
-   accepted ballot reported, whose value is what that ballot's Accept carries): it becomes
+/* candidate o holds the report of accepted ballot x (> 0) for slot s: add it to prep[o][s],
+   keeping per prev class (PREV of the ballot's value at s) only the highest ballot: the
+   merge rule picks, among the reports whose prev is pv, the highest ballot, so a lower
+   ballot of the same prev class can never be picked (README, "Values and their prefix in
+   the reconfiguration model").  Uses i, j. */
+inline add_report(o, s, x) {
+  if
+  :: x > 0 && !(prep[IDX(o, s)] & BIT(x)) ->
+     j = 0; i = 1;
+     do
+     :: i < NB ->
+        if
+        :: (prep[IDX(o, s)] & BIT(i)) && PREV(accmsg[i*S + s], s) == PREV(accmsg[x*S + s], s) ->
+           if
+           :: i > x -> j = 1                                     /* x is dominated */
+           :: else -> prep[IDX(o, s)] = prep[IDX(o, s)] & ~BIT(i) /* i is dominated */
+           fi
+        :: else -> skip
+        fi;
+        i++
+     :: else -> break
+     od;
+     if
+     :: j == 0 -> prep[IDX(o, s)] = prep[IDX(o, s)] | BIT(x)
+     :: else -> skip
+     fi
+  :: else -> skip
+  fi
+}
+
+#ifdef REACH_LOWER_PICK /* the merge picks a reported value below a dropped higher report:
+                           keeping only the highest report per slot would be unsound */
+#define PROBE_LOWER_PICK assert(!(best > 0 && best < top))
+#else
+#define PROBE_LOWER_PICK skip
+#endif
+
+/* candidate n holds promises from a quorum (pmask[n]; prep[n]: per slot the accepted
+   ballots reported, whose values are what those ballots' Accepts carry): it becomes
    leader at once (handle_promise -> _maybe_win).  Slots below from_slot come from its own
-   log (known chosen); every other slot takes the value of the highest-ballot accepted
-   entry reported; gaps become no-ops; then the leader's own no-op.  It persists them
-   under its ballot (its own acceptance) before it sends any Accept (the Ready order). */
+   log (known chosen); the others, up to the highest slot any promise reports (dropped
+   values count), are merged in slot order (election.merge_promises): a reported value is
+   a candidate only if its prev is the origin pv of the value just taken for the slot
+   before (the merge rule); the highest-ballot candidate wins; a slot without one gets a
+   no-op (origin: this ballot); then the leader's own no-op.  It persists them under its
+   ballot (its own acceptance) before it sends any Accept (the Ready order). */
 inline r_become_leader(n) {
   PROBE_JOINER_PROMISE(n);
   bb = cbal[n];
@@ -891,24 +947,46 @@ inline r_become_leader(n) {
      accmsg[bb*S + k] = AVAL(n, k); hi = k; k++
   :: else -> break
   od;
+  /* the highest slot reported (dropped values count, as `last` in the code) */
+  j = k;
   do
-  :: k < S ->
+  :: j < S ->
      if
-#ifdef BUG_NOREPROPOSE
-     :: pbal[IDX(n, k)] > 0 -> accmsg[bb*S + k] = VAL(bb, 1); hi = k
-#else
-     :: pbal[IDX(n, k)] > 0 -> accmsg[bb*S + k] = accmsg[pbal[IDX(n, k)]*S + k]; hi = k
-#endif
+     :: prep[IDX(n, j)] != 0 -> hi = j
      :: else -> skip
      fi;
-     k++
+     j++
   :: else -> break
   od;
-  k = 0;
   do
-  :: hi < S && k < hi ->
+  :: hi < S && k <= hi ->
+     pv = (k == 0 -> 0 : ORIGIN(accmsg[bb*S + k - 1]));
+     best = 0; top = 0; i = 1;
+     do
+     :: i < NB ->
+        if
+        :: (prep[IDX(n, k)] & BIT(i)) -> top = i
+        :: else -> skip
+        fi;
+        if
+        :: (prep[IDX(n, k)] & BIT(i)) && FOLLOWS(accmsg[i*S + k], k, pv) -> best = i
+        :: else -> skip
+        fi;
+        i++
+     :: else -> break
+     od;
+     PROBE_MERGE_DROP;
+     PROBE_LOWER_PICK;
      if
-     :: accmsg[bb*S + k] == 0 -> accmsg[bb*S + k] = VAL(bb, 0)
+#ifdef BUG_NOREPROPOSE
+     :: best > 0 -> accmsg[bb*S + k] = VAL(bb, 1)
+#else
+     :: best > 0 -> accmsg[bb*S + k] = accmsg[best*S + k]
+#endif
+     :: else -> accmsg[bb*S + k] = VAL(bb, 0)
+     fi;
+     if
+     :: top > best -> printf("MSC: %d drops the value of ballot %d.%d reported for slot %d: its prev is not %d.%d\n", n, top / NN, top % NN, k, pv / NN, pv % NN)
      :: else -> skip
      fi;
      k++
@@ -922,7 +1000,7 @@ inline r_become_leader(n) {
   :: noop_slot[n] < S -> accmsg[bb*S + noop_slot[n]] = VAL(bb, 0)
   :: else -> skip
   fi;
-  pmask[n] = 0; pbal[IDX(n, 0)] = 0; pbal[IDX(n, 1)] = 0; pbal[IDX(n, 2)] = 0;
+  pmask[n] = 0; prep[IDX(n, 0)] = 0; prep[IDX(n, 1)] = 0; prep[IDX(n, 2)] = 0;
   role[n] = LEADER;
   bcommit[bb] = kcommit[n];
   printf("MSC: %d leads ballot %d.%d, slots %d,%d,%d, own no-op at %d\n", n, bb / NN, n, accmsg[bb*S], accmsg[bb*S + 1], accmsg[bb*S + 2], noop_slot[n]);
@@ -949,7 +1027,7 @@ inline r_campaign(n) {
   pmask[n] = BIT(n);
   k = kcommit[n];
   do
-  :: k < S -> pbal[IDX(n, k)] = abal[IDX(n, k)]; k++
+  :: k < S -> add_report(n, k, abal[IDX(n, k)]); k++
   :: else -> break
   od;
   if
@@ -974,10 +1052,7 @@ inline r_receive_prepare(a, b, d) {
      k = prep_from[b];
      do
      :: k < S ->
-        if
-        :: abal[IDX(a, k)] > pbal[IDX(OWNER(b), k)] -> pbal[IDX(OWNER(b), k)] = abal[IDX(a, k)]
-        :: else -> skip
-        fi;
+        add_report(OWNER(b), k, abal[IDX(a, k)]);
         k++
      :: else -> break
      od;
@@ -1027,9 +1102,11 @@ inline propose_config(n) {
   check_invariants()
 }
 
-/* acceptor a receives Accept(b, s, v) from another node: accepts iff b >= promised */
+/* acceptor a receives Accept(b, s, v) from another node: accepts iff b >= promised and
+   the entry follows its commit index or the same ballot's entry in s - 1 (the accept rule,
+   replicate.accept_entries) */
 inline r_receive_accept(a, b, s) {
-  up[a] && a != OWNER(b) && accmsg[b*S + s] != 0 && SENDS_TO(OWNER(b), a) && b >= promised[a] && abal[IDX(a, s)] != b;
+  up[a] && a != OWNER(b) && accmsg[b*S + s] != 0 && SENDS_TO(OWNER(b), a) && b >= promised[a] && abal[IDX(a, s)] != b && IN_PREFIX(a, b, s);
   see_ballot(a, b);
   promised[a] = b;
   r_accept(a, b, s);
