@@ -51,6 +51,16 @@ Result = dict[str, Any]
 OperationHandler = Callable[["Context", dict[str, Any]], "Result | Deferred | Awaitable[Result]"]
 
 
+def media_type(headers: dict[str, str]) -> str:
+    """The request's Content-Type without parameters, lower-cased."""
+    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def reply_format(headers: dict[str, str]) -> str:
+    """The JSON protocol version an answer (or error) to this request is written in."""
+    return JSON_11 if media_type(headers) == JSON_11 else JSON_10
+
+
 class Deferred:
     """An answer decided now (a result or a DynamoDB error) that may be sent only once
     ``durable`` completes: the common shape of a write waiting for its group commit.
@@ -140,7 +150,7 @@ class Service:
         if method == "GET" and url.split("?", 1)[0] == "/":
             return (200, [(b"Content-Type", b"text/plain"),
                           (b"x-amzn-RequestId", self.request_ids.next())], self.health_body)
-        content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        content_type = media_type(headers)
         reply_type = JSON_11 if content_type == JSON_11 else JSON_10
         try:
             handler = self._route(method, headers, content_type)

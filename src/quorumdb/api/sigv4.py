@@ -293,6 +293,18 @@ def _parse_authorization(authorization: str, headers: Mapping[str, str]) -> _Pre
     return _parse_authorization_slow(authorization, headers)
 
 
+def _accepted_key(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """(Authorization head, request date) of a header-signed request with a well-formed
+    signature: all that a local-mode verdict depends on."""
+    authorization = headers.get("authorization")
+    if authorization is None:
+        return None
+    head, separator, signature = authorization.rpartition("Signature=")
+    if not (separator and signature and _HEX.issuperset(signature)):
+        return None
+    return head, headers.get("x-amz-date") or headers.get("date") or ""
+
+
 @lru_cache(maxsize=256)
 def _parse_authorization_head(head: str) -> tuple[str | None, str, tuple[str, ...]]:
     """(algorithm, credential, signed headers) of a well-formed head, else (None, ...):
@@ -511,30 +523,10 @@ class SigV4Verifier:
         lower-cased names, repeated headers joined with ``,``."""
         accepted_key = None
         if self._credentials is None and not query:
-            authorization = headers.get("authorization")
-            if authorization is not None:
-                head, separator, signature = authorization.rpartition("Signature=")
-                if separator and signature and _HEX.issuperset(signature):
-                    accepted_key = (head, headers.get("x-amz-date") or headers.get("date") or "")
-                    accepted = self._accepted.get(accepted_key)
-                    if accepted is not None:
-                        return accepted
-        result = self._verify(method, path, query, headers, body, now_epoch_s)
-        if accepted_key is not None:
-            if len(self._accepted) >= ACCEPTED_CACHE_ENTRIES_MAX:
-                self._accepted.clear()
-            self._accepted[accepted_key] = result
-        return result
-
-    def _verify(
-        self,
-        method: str,
-        path: str,
-        query: str,
-        headers: Mapping[str, str],
-        body: bytes,
-        now_epoch_s: float,
-    ) -> AuthResult:
+            accepted_key = _accepted_key(headers)
+            accepted = self._accepted.get(accepted_key) if accepted_key else None
+            if accepted is not None:
+                return accepted
         pairs = _split_query(query) if query else []
         params: dict[str, str] = {}
         for name, value in pairs:
@@ -560,7 +552,12 @@ class SigV4Verifier:
         access_key_id, date, region, service, terminator = _parse_credential(presented)
         self._check_scope(presented.amz_date, date, region, service, terminator)
         if self._credentials is None:
-            return AuthResult(access_key_id, region, signed=False)
+            result = AuthResult(access_key_id, region, signed=False)
+            if accepted_key is not None:
+                if len(self._accepted) >= ACCEPTED_CACHE_ENTRIES_MAX:
+                    self._accepted.clear()
+                self._accepted[accepted_key] = result
+            return result
 
         secret = self._credentials.keys.get(access_key_id)
         if secret is None:

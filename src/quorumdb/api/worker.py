@@ -40,7 +40,7 @@ from quorumdb.api.credentials import load_credentials
 from quorumdb.api.http import HttpProtocol, PendingResponse, Response
 from quorumdb.api.operations import OPERATIONS
 from quorumdb.api.server import finish_connections
-from quorumdb.api.service import JSON_10, JSON_11, TARGET_PREFIX, Context, Service
+from quorumdb.api.service import TARGET_PREFIX, Context, Service, reply_format
 from quorumdb.api.sigv4 import Credentials
 from quorumdb.api.upstream import Upstream, UpstreamError, encode_request
 from quorumdb.errors import InternalServerError
@@ -61,7 +61,6 @@ class Worker:
     """The request handler of a worker: reads here, everything else to the primary."""
 
     def __init__(self, options: dict[str, Any]) -> None:
-        self.options = options
         self.data_path: str = options["data_path"]
         self.transition_delay_s: float = options["transition_delay_s"]
         self.engine = Engine(self.data_path, readonly=True)
@@ -81,7 +80,7 @@ class Worker:
                 return Catalog(self.engine, self.transition_delay_s)
             except lmdb.NotFoundError:  # a table dropped while we loaded: load again
                 continue
-        return Catalog(self.engine, self.transition_delay_s)
+        return Catalog(self.engine, self.transition_delay_s)  # the last try may raise
 
     def _refresh(self) -> None:
         """A fresh snapshot for this request, and the catalog as of it."""
@@ -110,9 +109,8 @@ class Worker:
                                                head_only=method == "HEAD")
         except (UpstreamError, TimeoutError, OSError) as exc:
             log.error("request not answered by the primary: %s", exc)
-            content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
             return self.service.error_response(InternalServerError("Internal server error"),
-                                               JSON_11 if content_type == JSON_11 else JSON_10)
+                                               reply_format(headers))
 
     def close(self) -> None:
         self.upstream.close()

@@ -223,7 +223,7 @@ def merge_promises(r: Replica) -> tuple[list[Entry], Slot]:
     for s in range(start, last + 1):
         candidates = [pair for pair in by_slot.get(Slot(s), []) if pair[0].follows(prev)]
         if not candidates:
-            best = Entry(Slot(s), ballot, "noop").created(Slot(s), ballot, prev)
+            best = Entry(Slot(s), ballot, "noop", origin=ballot, prev=prev)
         else:
             best = max(candidates, key=lambda pair: pair[0].ballot)[0]
         for entry, known_chosen in by_slot.get(Slot(s), []):
@@ -246,8 +246,8 @@ def become_leader(r: Replica, now_ns: int) -> None:
     for value in values:
         r.persist_entry(value.with_ballot(value.slot, ballot))
     noop_slot = Slot(r.log.last_slot + 1)
-    r.persist_entry(Entry(noop_slot, ballot, "noop").created(
-        noop_slot, ballot, r.log.origin_at(r.log.last_slot)))
+    r.persist_entry(Entry(noop_slot, ballot, "noop", origin=ballot,
+                          prev=r.log.origin_at(r.log.last_slot)))
     r.own_noop_slot = noop_slot
     r.role = Role.LEADER
     r.leader_id = r.node_id

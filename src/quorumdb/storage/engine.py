@@ -425,15 +425,14 @@ class Engine:
                  future: asyncio.Future[None], stats: list[PartitionStats],
                  error: Exception | None) -> None:
         self._inflight = None
+        for partition, _ in batch:  # committed (readers renew below) or failed
+            partition.inflight = {}
         if error is not None:
             log.error("group commit failed; its writes are answered with errors: %r", error)
-            for partition, _ in batch:
-                partition.inflight = {}
             future.set_exception(error)
         else:
             for (partition, _), new_stats in zip(batch, stats, strict=True):
                 partition.stats = new_stats
-                partition.inflight = {}  # readers see it committed from now on
             self.flushes += 1
             self.committed()
             future.set_result(None)
@@ -442,8 +441,9 @@ class Engine:
     def _write_batch(
         self, batch: Sequence[tuple[Partition, dict[bytes, _Staged]]]
     ) -> list[PartitionStats]:
-        """Runs on the executor: one write transaction for the batch, with each
-        partition's statistics updated from the images replaced, then one sync."""
+        """One write transaction for the batch (on the flusher thread, or inline in
+        memory), each partition's statistics moved by the images replaced, then the
+        environment's sync on commit."""
         out: list[PartitionStats] = []
         with self.env.begin(write=True) as txn:
             for partition, staged in batch:

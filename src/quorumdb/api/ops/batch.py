@@ -23,7 +23,6 @@ from quorumdb.api.ops.common import (
     consumed_by_name,
     data_table,
     decode_item,
-    read_latest,
     stage_write,
     with_room,
     write_units,
@@ -189,16 +188,21 @@ def _write(body: dict[str, Any], plans: list[tuple[Table, bytes, dict[str, Any] 
            ) -> Any:
     units: dict[str, float] = defaultdict(float)
     waits: list[Any] = []
+    mode = body.get("ReturnConsumedCapacity")
+    report = mode not in (None, "NONE")
     for table, key, item, size in plans:
-        old, old_size, pending = read_latest(table.partition, key)
-        units[table.record.name] += write_units(old_size, size)
+        if item is not None and not report:  # the answer needs no old image: read none
+            waits.append(stage_write(table.partition, key, item, size))
+            continue
+        old, pending = table.partition.latest(key)  # its size and presence: no decoding
+        units[table.record.name] += write_units(unpack_size(old) if old else 0, size)
         if item is None and old is None:
             if pending is not None:
                 waits.append(pending)
             continue
         waits.append(stage_write(table.partition, key, item, size))
     result: dict[str, Any] = {"UnprocessedItems": {}}
-    consumed = _consumed_list(units, body.get("ReturnConsumedCapacity"))
+    consumed = _consumed_list(units, mode)
     if consumed is not None:
         result["ConsumedCapacity"] = consumed
 
