@@ -94,11 +94,14 @@ def make_client(endpoint: str, service: str = "dynamodb", **kwargs: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[ServerProcess]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """One in-memory server for the whole API suite; tests use unique table names.
     ``QUORUMDB_SERVE_ARGS`` adds options (e.g. ``--replicas 3`` runs the same suite
-    against replication groups)."""
-    proc = ServerProcess(os.environ.get("QUORUMDB_SERVE_ARGS", "").split(), None)
+    against replication groups); ``QUORUMDB_SERVE_DURABLE=1`` gives it a data directory
+    (the WAL, checkpoints and fsyncs on every write) instead of memory."""
+    data_dir = (tmp_path_factory.mktemp("server") / "data"
+                if os.environ.get("QUORUMDB_SERVE_DURABLE") == "1" else None)
+    proc = ServerProcess(os.environ.get("QUORUMDB_SERVE_ARGS", "").split(), data_dir)
     proc.start()
     yield proc
     proc.stop()

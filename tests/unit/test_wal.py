@@ -11,6 +11,7 @@ import pytest
 
 from quorumdb.storage import wal_format as fmt
 from quorumdb.storage.wal import (
+    PREALLOCATED_REASON,
     RecordTooLargeError,
     Wal,
     WalClosedError,
@@ -462,3 +463,48 @@ def test_copied_log_directory_reopens_identically(tmp_path: Path) -> None:
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     (tmp_path / "b" / "wal.lock").unlink()
     assert read_all(tmp_path / "b", segment_size_bytes=200) == list(enumerate(payloads, start=1))
+
+
+def test_preallocated_log_round_trips_trims_sealed_segments_and_reopens(tmp_path: Path) -> None:
+    """Zeroes written ahead of the tail never read as records: sealed segments are cut to
+    their records, a reopen trims the tail's zeroes as preallocation (not damage), and
+    appending after it continues the sequence."""
+    segment_size = 64 * 1024
+    payloads = [payload_for(seq) * 20 for seq in range(1, 301)]
+    with Wal.open(tmp_path, segment_size_bytes=segment_size, preallocate_bytes=16 * 1024) as wal:
+        for start in range(0, 300, 10):
+            wal.append(payloads[start:start + 10])
+            wal.sync()
+        names = wal.segment_names
+        assert len(names) > 2
+        tail = tmp_path / names[-1]
+        assert tail.stat().st_size > wal._segments[-1].size_bytes  # zeroes ahead
+    for name in names[:-1]:  # sealed: records only, so a reopen accepts them
+        data = (tmp_path / name).read_bytes()
+        first = fmt.decode_segment_header(data)
+        assert isinstance(first, int)
+        assert record_offsets(tmp_path / name)[-1] == len(data)
+    with Wal.open(tmp_path, segment_size_bytes=segment_size, preallocate_bytes=16 * 1024) as wal:
+        assert wal.recovery.reason == PREALLOCATED_REASON
+        assert [p for _, p in wal.replay(wal.first_seq)] == payloads
+        assert wal.append([b"after"]) == 301
+        wal.sync()
+    assert read_all(tmp_path, segment_size)[-1] == (301, b"after")
+
+
+def test_preallocated_tail_with_a_torn_record_still_reads_as_torn(tmp_path: Path) -> None:
+    """A record torn inside the zeroed region (its first bytes written, the rest still
+    zero) is damage in the last segment with nothing valid after it: truncated, and the
+    acknowledged records before it survive."""
+    with Wal.open(tmp_path, preallocate_bytes=8192) as wal:
+        wal.append([b"a" * 100, b"b" * 100])
+        wal.sync()
+        end = wal._segments[-1].size_bytes
+        name = wal.segment_names[-1]
+    with open(tmp_path / name, "r+b") as f:  # half a record header where seq 3 would go
+        f.seek(end)
+        f.write(fmt.encode_record(3, b"c" * 100)[:30])
+    with Wal.open(tmp_path, preallocate_bytes=8192) as wal:
+        assert wal.recovery.truncated_offset == end
+        assert wal.recovery.reason != PREALLOCATED_REASON
+        assert [p for _, p in wal.replay(1)] == [b"a" * 100, b"b" * 100]
