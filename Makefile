@@ -29,8 +29,9 @@ test: $(STAMP) tools
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
-	# the API suite again, every partition a replication group of three
-	QUORUMDB_SERVE_ARGS="--replicas 3" $(BIN)/pytest -q tests/api
+	# the API suite again, every partition a replication group of three (on disk: WALs,
+	# checkpoints and restores of every node)
+	QUORUMDB_SERVE_ARGS="--replicas 3" QUORUMDB_SERVE_DURABLE=1 $(BIN)/pytest -q tests/api
 	# and once more behind two front-end workers (reads answered in other processes),
 	# with a data directory: every write through the WAL, fsynced
 	QUORUMDB_SERVE_ARGS="--workers 2" QUORUMDB_SERVE_DURABLE=1 $(BIN)/pytest -q tests/api

@@ -13,52 +13,21 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from power_loss import copy_state, power_loss_image, synced_images
 from quorumdb.storage import lmdb_checkpoint
 from quorumdb.storage.engine import WAL_DIR, Engine, pack_item
 
 Model = dict[str, dict[bytes, bytes]]
-LOCKS = {"engine.lock", "lock.mdb", "wal.lock"}
 
 
 def value(text: str) -> bytes:
     return pack_item(text.encode() * 40, len(text) * 40)
-
-
-def copy_state(live: Path, to: Path) -> None:
-    """What a process crash leaves: every file as the OS has it (locks are the dead
-    process's and not copied)."""
-    to.mkdir()
-    for entry in live.iterdir():
-        if entry.name in LOCKS:
-            continue
-        if entry.is_dir():
-            shutil.copytree(entry, to / entry.name, ignore=shutil.ignore_patterns(*LOCKS))
-        else:
-            shutil.copy2(entry, to / entry.name)
-
-
-def power_loss_image(durable_data: bytes, current: Path, seed: int) -> None:
-    """Replaces ``current``'s data.mdb by a mix: each page as synced at the checkpoint or
-    as written since, chosen at random; pages past the synced file's end written or not."""
-    data = (current / "data.mdb").read_bytes()
-    page = 4096
-    rng = random.Random(seed)
-    out = bytearray()
-    for offset in range(0, len(data), page):
-        new = data[offset:offset + page]
-        if offset < len(durable_data):
-            old = durable_data[offset:offset + page]
-            out += new if rng.random() < 0.5 else old
-        else:
-            out += new if rng.random() < 0.5 else bytes(len(new))
-    (current / "data.mdb").write_bytes(bytes(out))
 
 
 async def write_phase(engine: Engine, model: Model, rng: random.Random, writes: int,
@@ -97,15 +66,6 @@ def run_history(live: Path, crash: Path, seed: int, *, power_loss: bool) -> tupl
     rng = random.Random(seed)
     model: Model = {}
     catalog: dict[bytes, bytes] = {}
-    synced: list[bytes] = []
-    write_checkpoint = lmdb_checkpoint.write
-
-    def remember_synced(directory: str, checkpoint: lmdb_checkpoint.Checkpoint) -> None:
-        """The file as the checkpoint just synced it (pages written since may be in the
-        copy too: a power loss may or may not have kept them)."""
-        write_checkpoint(directory, checkpoint)
-        synced.append((Path(directory) / "data.mdb").read_bytes())
-
     async def scenario() -> None:
         engine = Engine(str(live), checkpoint_bytes=64 * 1024)
         try:
@@ -125,15 +85,12 @@ def run_history(live: Path, crash: Path, seed: int, *, power_loss: bool) -> tupl
             engine._syncer.submit(lambda: None).result()
             copy_state(live, crash)
             if power_loss:
-                power_loss_image(synced[-1], crash, seed)
+                power_loss_image(synced[str(live)], crash, seed)
         finally:
             engine.close()
 
-    lmdb_checkpoint.write = remember_synced  # type: ignore[assignment]
-    try:
+    with synced_images() as synced:
         asyncio.run(scenario())
-    finally:
-        lmdb_checkpoint.write = write_checkpoint  # type: ignore[assignment]
     return model, catalog
 
 

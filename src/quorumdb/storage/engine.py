@@ -177,6 +177,8 @@ def _in_true_order(entries: Iterator[tuple[bytes, bytes]], reverse: bool
 
 
 _ENCODER = msgspec.msgpack.Encoder()
+# A checkpoint begun by an owner: the snapshot's record and its pin (None in memory).
+PendingCheckpoint = tuple[lmdb_checkpoint.Checkpoint, lmdb.Transaction] | None
 
 
 def _meta_write(txn: lmdb.Transaction, db: Any, key: bytes, value: bytes | None) -> None:
@@ -330,9 +332,12 @@ class Engine:
         self.path = path
         self.sync = sync and not readonly
         logged = self.sync
+        # a data directory of its own (not memory, not a worker's view): checkpoints pin,
+        # sync and record LMDB snapshots, and an open restores the last one
+        restorable = not readonly and self._temp_dir is None
         self._lock_fd: int | None = None
         restored: lmdb_checkpoint.Checkpoint | None = None
-        if logged:
+        if restorable:
             self._lock_fd = _lock_directory(os.path.join(path, ENGINE_LOCK_FILE))
             restored = lmdb_checkpoint.read(path)
             if restored is not None:
@@ -373,11 +378,20 @@ class Engine:
         self.checkpoints = 0
         self.replayed_records = 0
         self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quorumdb-ckpt")
-        if logged:
+        self._data_fd: int | None = None
+        if restorable:
             self._data_fd = os.open(os.path.join(path, lmdb_checkpoint.DATA_FILE),
                                     os.O_RDONLY | os.O_CLOEXEC)
             self._page_size = int(self.env.stat()["psize"])
+            # pinned at once: replay (or the owner's) must not reuse the restored
+            # snapshot's pages before a newer checkpoint is durable
+            self._pin = self.env.begin(buffers=False)
+            if restored is not None:
+                self._checkpoint_txnid = restored.txnid
+        if logged:
             self._recover()
+        elif restorable and restored is None:
+            self._checkpoint_inline()  # something to restore to from now on
 
     # -- reads --------------------------------------------------------------------------
     def reader(self) -> lmdb.Transaction:
@@ -694,6 +708,7 @@ class Engine:
         return self._capture()
 
     def _capture(self) -> tuple[lmdb_checkpoint.Checkpoint, lmdb.Transaction]:
+        assert self._data_fd is not None, "checkpoints need a data directory"
         pin = self.env.begin(buffers=False)
         try:
             txnid = pin.id()
@@ -731,9 +746,8 @@ class Engine:
         if error is None and checkpoint.txnid <= self._checkpoint_txnid:
             pin.abort()
             return
-        if error is None:
+        if error is None and self._log is not None:
             try:
-                assert self._log is not None
                 self._log.truncate_before(checkpoint.applied_seq + 1)
             except Exception as exc:
                 error = exc
@@ -763,14 +777,15 @@ class Engine:
         transaction, with statistics computed from the images being replaced, and records
         each partition's applied slot in the same transaction (so a restart knows where
         to resume: apply is idempotent, full images replace full images)."""
+        # opened first: opening a partition may create its database in a write
+        # transaction of its own, which must not nest in this one (LMDB has one writer)
+        touched = {name: self.open_partition(name) for name, _, _ in batches}
         with self.env.begin(write=True) as txn:
-            touched: dict[str, Partition] = {}
             for name, slot, writes in batches:
-                partition = self.open_partition(name)
+                partition = touched[name]
                 for key, value in writes:
                     _replace(txn, partition.db, partition.stats, key, value)
                 txn.put(b"applied/" + name.encode(), b"%d" % slot, db=self.meta)
-                touched[name] = partition
                 self._applied[name] = slot
             for name, partition in touched.items():
                 txn.put(b"stats/" + name.encode(), msgspec.msgpack.encode(partition.stats),
@@ -804,14 +819,33 @@ class Engine:
         self.committed()
 
     def checkpoint(self) -> None:
-        """Makes every applied transaction durable (before the WAL behind it is dropped).
-        With the engine's own WAL: a whole checkpoint, run by the flusher thread between
-        batches (the caller waits)."""
-        if self._log is None:
+        """Makes every committed transaction durable, as a snapshot an open restores
+        (before the WAL behind it is dropped), on the calling thread."""
+        if self._data_fd is None:
             self.env.sync(True)
             return
         self._check_usable()
         self._checkpoint_inline()
+
+    # -- checkpoints driven by an owner (a storage node's Ready cycle) ------------------
+    def begin_checkpoint(self) -> PendingCheckpoint:
+        """Pins the current snapshot (event loop, between commits); ``sync_checkpoint``
+        then runs on any thread and ``end_checkpoint`` on the event loop. None in memory
+        (only a sync to do)."""
+        return self._capture_retrying() if self._data_fd is not None else None
+
+    def sync_checkpoint(self, pending: PendingCheckpoint) -> None:
+        if pending is None:
+            self.env.sync(True)
+            return
+        error = self._sync_and_record(pending[0])
+        if error is not None:
+            raise error
+
+    def end_checkpoint(self, pending: PendingCheckpoint, error: BaseException | None) -> None:
+        if pending is not None:
+            self._finish_checkpoint(pending[0], pending[1],
+                                    None if error is None else Exception(repr(error)), False)
 
     def _checkpoint_inline(self) -> None:
         """A whole checkpoint on the calling thread (on open, on close, on request),
@@ -837,14 +871,15 @@ class Engine:
         if self._read_txn is not None:
             self._read_txn.abort()
             self._read_txn = None
+        if self._log is not None and self._failure is None:
+            self._checkpoint_inline()  # a clean stop replays nothing on the next open
+        if self._pin is not None:
+            self._pin.abort()
+            self._pin = None
+        self._closed = True
         if self._log is not None:
-            if self._failure is None:  # a clean stop replays nothing on the next open
-                self._checkpoint_inline()
-            if self._pin is not None:
-                self._pin.abort()
-                self._pin = None
-            self._closed = True
             self._log.close()
+        if self._data_fd is not None:
             os.close(self._data_fd)
         self._syncer.shutdown(wait=True)
         self.env.close()
