@@ -106,6 +106,11 @@ WAL_PREALLOCATE_BYTES = 4 << 20
 # 14-15 ms, 110 MB; 16 MB: p99.9 20 ms, ~400 MB; 32 MB: p99.9 27-30 ms. A checkpoint
 # starts when the previous one has finished and this much log has been written since.
 CHECKPOINT_BYTES = 1 << 20
+# A checkpoint writes LMDB's dirty pages back in chunks of this size before its fdatasync
+# (``lmdb_checkpoint.write_back``). Measured, PutItem at 5,000/s (half of peak), 100 k
+# keys, two runs each: p90 4.0-5.7 ms, p99 7.7-11.5 ms; one fdatasync: p90 6.2-6.7 ms,
+# p99 11.6-13.4 ms; no checkpoints at all: p90 1.8 ms, p99 3.6 ms.
+WRITE_BACK_CHUNK_BYTES = 1 << 20
 # How long a restart waits for processes of the previous run (front-end workers of a
 # primary that died) to let go of the environment before it rewrites its meta pages.
 UNSHARED_TIMEOUT_S = 10.0
@@ -727,6 +732,8 @@ class Engine:
 
     def _sync_and_record(self, checkpoint: lmdb_checkpoint.Checkpoint) -> Exception | None:
         try:
+            assert self._data_fd is not None
+            lmdb_checkpoint.write_back(self._data_fd, WRITE_BACK_CHUNK_BYTES)
             self.env.sync(True)
             lmdb_checkpoint.write(self.path, checkpoint)
         except Exception as exc:

