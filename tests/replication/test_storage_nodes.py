@@ -140,6 +140,29 @@ def test_restart_recovers_from_wal_and_lmdb(tmp_path: Path, checkpoint: bool) ->
     run(tmp_path, second)
 
 
+async def write_through_checkpoints(store: ReplicatedStore, partition: GroupPartition
+                                    ) -> None:
+    """160 acknowledged writes in batches of 20, until every node has checkpointed twice
+    (with ``CHECKPOINT_RECORDS`` lowered by the caller)."""
+    for batch in range(8):
+        await asyncio.gather(*[write(partition, b"k%03d" % (batch * 20 + i),
+                                     value(batch * 20 + i)) for i in range(20)])
+    await until(lambda: all(node.checkpoints >= 2 for node in store.nodes),
+                "every node to have checkpointed during the writes")
+
+
+async def write_more(partition: GroupPartition) -> None:
+    await asyncio.gather(*[write(partition, b"z%02d" % i, value(i)) for i in range(10)])
+
+
+async def expect_every_write(store: ReplicatedStore, partition: GroupPartition) -> None:
+    """After a restart: every replica holds what the two phases above acknowledged."""
+    expected = sorted([(b"k%03d" % i, value(i)) for i in range(160)]
+                      + [(b"z%02d" % i, value(i)) for i in range(10)])
+    await until(lambda: all(c == expected for c in contents(store, "t/1")),
+                "every replica to hold every acknowledged write after restart")
+
+
 def test_checkpoints_during_traffic_truncate_the_wal_and_restart_keeps_everything(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Ready cycle's checkpoints (LMDB synced on a thread while writes go on, the WAL
@@ -150,27 +173,16 @@ def test_checkpoints_during_traffic_truncate_the_wal_and_restart_keeps_everythin
     checkpoints: list[int] = []
 
     async def first(store: ReplicatedStore, partition: GroupPartition) -> None:
-        for batch in range(8):
-            await asyncio.gather(*[write(partition, b"k%03d" % (batch * 20 + i),
-                                         value(batch * 20 + i)) for i in range(20)])
-        await until(lambda: all(node.checkpoints >= 2 for node in store.nodes),
-                    "every node to have checkpointed during the writes")
+        await write_through_checkpoints(store, partition)
         checkpoints.extend(node.checkpoints for node in store.nodes)
         # the logs were compacted behind the checkpoints
         assert all(member.replica.status().first_slot > 1
                    for node in store.nodes for member in node.members.values())
-        await asyncio.gather(*[write(partition, b"z%02d" % i, value(i)) for i in range(10)])
+        await write_more(partition)
 
     run(tmp_path, first)
     assert all(count >= 2 for count in checkpoints)
-
-    async def second(store: ReplicatedStore, partition: GroupPartition) -> None:
-        expected = sorted([(b"k%03d" % i, value(i)) for i in range(160)]
-                          + [(b"z%02d" % i, value(i)) for i in range(10)])
-        await until(lambda: all(c == expected for c in contents(store, "t/1")),
-                    "every replica to hold every acknowledged write after restart")
-
-    run(tmp_path, second)
+    run(tmp_path, expect_every_write)
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -184,12 +196,8 @@ def test_a_power_loss_on_every_node_loses_no_acknowledged_write(
     live, crash = tmp_path / "live", tmp_path / "crash"
 
     async def first(store: ReplicatedStore, partition: GroupPartition) -> None:
-        for batch in range(8):
-            await asyncio.gather(*[write(partition, b"k%03d" % (batch * 20 + i),
-                                         value(batch * 20 + i)) for i in range(20)])
-        await until(lambda: all(node.checkpoints >= 2 for node in store.nodes),
-                    "every node to have checkpointed during the writes")
-        await asyncio.gather(*[write(partition, b"z%02d" % i, value(i)) for i in range(10)])
+        await write_through_checkpoints(store, partition)
+        await write_more(partition)
         await until(lambda: all(node.idle() and node._checkpointing is None
                                 for node in store.nodes), "no checkpoint syncing")
         copy_state(live, crash)
@@ -200,11 +208,4 @@ def test_a_power_loss_on_every_node_loses_no_acknowledged_write(
     with synced_images() as synced:
         run(live, first)
     assert len(synced) == 4  # the catalog and three nodes
-
-    async def second(store: ReplicatedStore, partition: GroupPartition) -> None:
-        expected = sorted([(b"k%03d" % i, value(i)) for i in range(160)]
-                          + [(b"z%02d" % i, value(i)) for i in range(10)])
-        await until(lambda: all(c == expected for c in contents(store, "t/1")),
-                    "every replica to hold every acknowledged write after the power loss")
-
-    run(crash, second)
+    run(crash, expect_every_write)

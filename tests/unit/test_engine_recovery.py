@@ -58,6 +58,18 @@ def check(engine: Engine, model: Model, catalog: dict[bytes, bytes]) -> None:
         assert engine.meta_get(key) == record
 
 
+def reopen_and_check(path: Path, model: Model, catalog: dict[bytes, bytes]) -> int:
+    """Opens the engine on what a crash left, checks everything acknowledged is there
+    (and nothing deleted is), closes it; returns the log records the open replayed."""
+    engine = Engine(str(path))
+    try:
+        check(engine, model, catalog)
+        assert engine.meta_get(b"table/t1") is None
+        return engine.replayed_records
+    finally:
+        engine.close()
+
+
 def run_history(live: Path, crash: Path, seed: int, *, power_loss: bool) -> tuple[
         Model, dict[bytes, bytes]]:
     """Writes, checkpoints (one asked for, the others every 64 KB of log, in the
@@ -97,12 +109,7 @@ def run_history(live: Path, crash: Path, seed: int, *, power_loss: bool) -> tupl
 @pytest.mark.parametrize("seed", range(4))
 def test_a_process_crash_loses_no_acknowledged_write(tmp_path: Path, seed: int) -> None:
     model, catalog = run_history(tmp_path / "live", tmp_path / "crash", seed, power_loss=False)
-    engine = Engine(str(tmp_path / "crash"))
-    try:
-        check(engine, model, catalog)
-        assert engine.meta_get(b"table/t1") is None
-    finally:
-        engine.close()
+    reopen_and_check(tmp_path / "crash", model, catalog)
 
 
 def test_writes_after_the_last_checkpoint_are_replayed_from_the_log(tmp_path: Path) -> None:
@@ -122,28 +129,16 @@ def test_writes_after_the_last_checkpoint_are_replayed_from_the_log(tmp_path: Pa
             engine.close()
 
     asyncio.run(scenario())
-    engine = Engine(str(tmp_path / "crash"))
-    try:
-        assert engine.replayed_records > 3  # no checkpoint since the open: all of them
-        check(engine, model, {b"table/x": b"x"})
-    finally:
-        engine.close()
+    # no checkpoint since the open: every record is replayed
+    assert reopen_and_check(tmp_path / "crash", model, {b"table/x": b"x"}) > 3
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_a_power_loss_loses_no_acknowledged_write(tmp_path: Path, seed: int) -> None:
     model, catalog = run_history(tmp_path / "live", tmp_path / "crash", seed, power_loss=True)
-    engine = Engine(str(tmp_path / "crash"))
-    try:
-        check(engine, model, catalog)
-    finally:
-        engine.close()
-    engine = Engine(str(tmp_path / "crash"))  # and again: recovery checkpointed its work
-    try:
-        assert engine.replayed_records == 0
-        check(engine, model, catalog)
-    finally:
-        engine.close()
+    reopen_and_check(tmp_path / "crash", model, catalog)
+    # and again: recovery checkpointed its work
+    assert reopen_and_check(tmp_path / "crash", model, catalog) == 0
 
 
 _PLAIN_OPEN = """
