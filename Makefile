@@ -29,6 +29,9 @@ test: $(STAMP) tools
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+	# the API suite against the default `quorumdb serve`: a data directory, the WAL, reads
+	# through the overlay of writes not yet in LMDB
+	QUORUMDB_SERVE_DURABLE=1 $(BIN)/pytest -q tests/api
 	# the API suite again, every partition a replication group of three (on disk: WALs,
 	# checkpoints and restores of every node)
 	QUORUMDB_SERVE_ARGS="--replicas 3" QUORUMDB_SERVE_DURABLE=1 $(BIN)/pytest -q tests/api

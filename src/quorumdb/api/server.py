@@ -50,7 +50,9 @@ class ServeOptions:
 async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> None:
     engine: PartitionHost
     if options.replicas == 1:
-        engine = Engine(options.data_dir)
+        # front-end workers read LMDB directly: with them, a write is committed there
+        # before it is acknowledged
+        engine = Engine(options.data_dir, defer_apply=options.workers == 0)
     else:
         store = ReplicatedStore(options.data_dir, options.replicas,
                                 eventual_reads_anywhere=options.eventual_reads_anywhere)

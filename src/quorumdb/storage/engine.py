@@ -28,10 +28,14 @@ Who makes a batch durable:
   and the node checkpoints (``checkpoint``).
 * Memory: nothing to sync.
 
-Reads that answer clients (GetItem, Query, Scan) see only *committed* state: a write is
+Reads that answer clients (GetItem, Query, Scan) see only *durable* state: a write is
 visible to readers no earlier than it is acknowledged, so reads never observe a write that
-a crash could still lose (linearizable on one node). The replication issue replaces the
-flusher with a replication group behind the same ``Partition`` interface.
+a crash could still lose (linearizable on one node). With ``defer_apply`` (``serve``
+without front-end workers) an acknowledged batch is in the WAL and in the partitions'
+``unapplied`` overlay, and LMDB commits several batches at once; ``get`` and ``scan`` lay
+the overlay over LMDB. Front-end workers read LMDB from other processes, so with them
+every batch is committed to LMDB before it is acknowledged. The replication issue
+replaces the flusher with a replication group behind the same ``Partition`` interface.
 
 In-memory mode (``--in-memory``) is the same engine on a temporary directory (tmpfs when
 the machine has one) with syncing off, so tests and production share one code path.
@@ -111,6 +115,8 @@ CHECKPOINT_BYTES = 1 << 20
 # keys, two runs each: p90 4.0-5.7 ms, p99 7.7-11.5 ms; one fdatasync: p90 6.2-6.7 ms,
 # p99 11.6-13.4 ms; no checkpoints at all: p90 1.8 ms, p99 3.6 ms.
 WRITE_BACK_CHUNK_BYTES = 1 << 20
+# ``defer_apply``: acknowledged writes held in the read overlay before one LMDB commit.
+APPLY_BATCH_WRITES = 256
 # How long a restart waits for processes of the previous run (front-end workers of a
 # primary that died) to let go of the environment before it rewrites its meta pages.
 UNSHARED_TIMEOUT_S = 10.0
@@ -153,6 +159,31 @@ def unwrap(stored: bytes, value: bytes) -> tuple[bytes, bytes]:
     _, key_length = _LONG_HEADER.unpack_from(value)
     key_end = _LONG_HEADER.size + key_length
     return value[_LONG_HEADER.size:key_end], _SIZE.pack(size & ~_LONG_FLAG) + value[key_end:]
+
+
+def _merge(committed: Iterator[tuple[bytes, bytes]],
+           overlay: list[tuple[bytes, bytes | None]], reverse: bool
+           ) -> Iterator[tuple[bytes, bytes]]:
+    """``committed`` with ``overlay`` laid over it (both in the scan's order; an overlay
+    value None deletes the key)."""
+    index = 0
+    for key, value in committed:
+        while index < len(overlay) and (overlay[index][0] > key if reverse
+                                        else overlay[index][0] < key):
+            newer = overlay[index][1]
+            if newer is not None:
+                yield overlay[index][0], newer
+            index += 1
+        if index < len(overlay) and overlay[index][0] == key:
+            newer = overlay[index][1]
+            if newer is not None:
+                yield key, newer
+            index += 1
+            continue
+        yield key, value
+    for key, newer in overlay[index:]:
+        if newer is not None:
+            yield key, newer
 
 
 def _in_true_order(entries: Iterator[tuple[bytes, bytes]], reverse: bool
@@ -245,12 +276,22 @@ class Partition:
         self.db = db
         self.stats = stats
         self.staged: dict[bytes, _Staged] = {}
+        # durable (in the WAL) and acknowledged, not yet committed to LMDB: reads see
+        # these first (``Engine.defer_apply``)
+        self.unapplied: dict[bytes, _Staged] = {}
         self.dropped = False
 
     def ready(self) -> bool:
         return not self.dropped
 
     def get(self, key: bytes, consistent: bool = True) -> bytes | None:
+        if self.unapplied:
+            entry = self.unapplied.get(key)
+            if entry is not None:
+                return entry.value
+        return self._get_committed(key)
+
+    def _get_committed(self, key: bytes) -> bytes | None:
         stored: bytes | None = self.engine.reader().get(  # type: ignore[assignment]
             stored_key(key), db=self.db)
         if stored is None:
@@ -266,14 +307,26 @@ class Partition:
         staged = self.staged.get(key)
         if staged is not None:
             return staged.value, staged.future
-        return self.get(key), None
+        return self.get(key), None  # unapplied writes are durable already
 
     def scan(
         self, start: bytes, end: bytes | None, reverse: bool = False, consistent: bool = True
     ) -> Iterator[tuple[bytes, bytes]]:
-        """Committed entries with ``start <= key < end`` (``end`` None: to the end), in key
+        """Durable entries with ``start <= key < end`` (``end`` None: to the end), in key
         order or reversed. The read transaction stays open while the caller iterates, so
         callers must bound their iteration (pages are bounded by 1 MB)."""
+        committed = self._scan_committed(start, end, reverse)
+        if not self.unapplied:
+            return committed
+        overlay = sorted((key, entry.value) for key, entry in self.unapplied.items()
+                         if key >= start and (end is None or key < end))
+        if not overlay:
+            return committed
+        return _merge(committed, overlay[::-1] if reverse else overlay, reverse)
+
+    def _scan_committed(
+        self, start: bytes, end: bytes | None, reverse: bool
+    ) -> Iterator[tuple[bytes, bytes]]:
         # the shared reader stays valid while this runs: callers iterate without awaiting
         txn = self.engine.reader()
         cursor = txn.cursor(db=self.db)
@@ -320,11 +373,14 @@ class Engine:
     """An LMDB environment and the group-commit flusher of all its partitions."""
 
     def __init__(self, path: str | None, *, sync: bool = True, readonly: bool = False,
-                 checkpoint_bytes: int = CHECKPOINT_BYTES) -> None:
+                 checkpoint_bytes: int = CHECKPOINT_BYTES, defer_apply: bool = False) -> None:
         """``readonly``: a front-end worker's view of another process's environment
         (reads through LMDB's multi-process readers; every write stays with the owner).
         ``sync`` with a ``path``: the engine's own WAL makes writes durable (see the
-        module docstring); without: the owner (a storage node) does."""
+        module docstring); without: the owner (a storage node) does. ``defer_apply``:
+        with the WAL, acknowledge a batch once it is in the log and commit it to LMDB
+        later with others (only when every reader is in this process: see
+        ``_start_flush``)."""
         self._temp_dir: str | None = None
         self.readonly = readonly
         if path is None:
@@ -364,6 +420,11 @@ class Engine:
         self._dirty: dict[str, Partition] = {}
         self._flush_future: asyncio.Future[None] | None = None
         self._flush_scheduled = False
+        self._defer_apply = defer_apply and self.sync
+        self._unapplied: list[tuple[Partition, dict[bytes, _Staged]]] = []
+        self._unapplied_writes = 0
+        self._unapplied_seq = 0
+        self._apply_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._staged_count = 0
         self._capacity_waiters: list[asyncio.Future[None]] = []
@@ -537,6 +598,9 @@ class Engine:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+        if self._defer_apply:
+            self._flush_deferred(batch, future)
+            return
         try:
             seq = self._log_writes(batch) if self._log is not None else None
             stats = self._write_batch(batch, seq)
@@ -549,6 +613,62 @@ class Engine:
         self.flushes += 1
         self.committed()
         future.set_result(None)
+
+    def _flush_deferred(self, batch: list[tuple[Partition, dict[bytes, _Staged]]],
+                        future: asyncio.Future[None]) -> None:
+        """``defer_apply``: the batch is acknowledged once its records are synced, and
+        kept in the partitions' ``unapplied`` overlay (reads see it there) until LMDB
+        commits it with the batches after it: at ``APPLY_BATCH_WRITES`` writes, or as soon
+        as no flush is waiting. Each LMDB commit copies every page it touches, and while
+        a checkpoint's pin holds each copy is a new page its sync must write; committing
+        many batches at once copies a page once for all of them (measured with a
+        prototype: +10-16% PutItem throughput at 32 clients)."""
+        try:
+            seq = self._log_writes(batch)
+        except Exception as exc:
+            log.error("group commit failed; its writes are answered with errors: %r", exc)
+            future.set_exception(exc)
+            return
+        if seq is not None:
+            self._unapplied_seq = seq
+            for partition, staged in batch:
+                if not partition.dropped:
+                    partition.unapplied.update(staged)
+                    self._unapplied.append((partition, staged))
+                    self._unapplied_writes += len(staged)
+        self.flushes += 1
+        future.set_result(None)
+        if self._unapplied_writes >= APPLY_BATCH_WRITES:
+            self._apply_unapplied()
+        elif self._unapplied and not self._apply_scheduled:
+            self._apply_scheduled = True
+            assert self._loop is not None
+            self._loop.call_soon(self._apply_when_quiet)
+
+    def _apply_when_quiet(self) -> None:
+        self._apply_scheduled = False
+        if not self._flush_scheduled:  # else the next flush decides
+            self._apply_unapplied()
+
+    def _apply_unapplied(self) -> None:
+        """Commits every acknowledged batch not yet in LMDB, in one transaction."""
+        if not self._unapplied:
+            return
+        merged: dict[str, tuple[Partition, dict[bytes, _Staged]]] = {}
+        for partition, staged in self._unapplied:
+            merged.setdefault(partition.name, (partition, {}))[1].update(staged)
+        self._unapplied = []
+        self._unapplied_writes = 0
+        batch = list(merged.values())
+        try:
+            stats = self._write_batch(batch, self._unapplied_seq)
+        except Exception as exc:  # the writes stay readable from the overlay; the
+            log.error("LMDB commit failed; writes are refused from now on: %r", exc)
+            return  # engine refuses writes from now on (_write_batch set _failure)
+        for (partition, _), new_stats in zip(batch, stats, strict=True):
+            partition.stats = new_stats
+            partition.unapplied = {}
+        self.committed()
 
     def _write_batch(self, batch: Sequence[tuple[Partition, dict[bytes, _Staged]]],
                      seq: int | None) -> list[PartitionStats]:
@@ -623,6 +743,7 @@ class Engine:
     def _run_logged(self, record: list[Any], db: Any = None) -> None:
         """A control record (catalog write, dropped partition): durable and applied
         before this returns, in log order with the batches around it."""
+        self._apply_unapplied()
         self._check_usable()
         seq = self._append_and_sync([_ENCODER.encode(record)])
         try:
@@ -831,6 +952,7 @@ class Engine:
         if self._data_fd is None:
             self.env.sync(True)
             return
+        self._apply_unapplied()
         self._check_usable()
         self._checkpoint_inline()
 
@@ -878,6 +1000,7 @@ class Engine:
         if self._read_txn is not None:
             self._read_txn.abort()
             self._read_txn = None
+        self._apply_unapplied()
         if self._log is not None and self._failure is None:
             self._checkpoint_inline()  # a clean stop replays nothing on the next open
         if self._pin is not None:
