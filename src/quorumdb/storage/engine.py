@@ -587,6 +587,8 @@ class Engine:
         self._flush_scheduled = False
         future = self._flush_future
         if not self._dirty or future is None:
+            if self._unapplied:  # a dropped partition emptied the batch this deferred to
+                self._apply_unapplied()
             return
         batch = [(p, p.staged) for p in self._dirty.values()]
         for partition, _ in batch:
