@@ -370,7 +370,7 @@ class Partition:
 
 
 class Engine:
-    """An LMDB environment and the group-commit flusher of all its partitions."""
+    """An LMDB environment and the group commit of all its partitions."""
 
     def __init__(self, path: str | None, *, sync: bool = True, readonly: bool = False,
                  checkpoint_bytes: int = CHECKPOINT_BYTES, defer_apply: bool = False) -> None:
@@ -431,7 +431,8 @@ class Engine:
         self.flushes = 0
         self._read_txn: lmdb.Transaction | None = None
         self._applied: dict[str, int] = {}
-        # data directory mode: the WAL, and checkpoint state (used by the flusher thread)
+        # data directory mode: the WAL and checkpoint state (event loop; the checkpoint
+        # thread only syncs and writes the checkpoint file)
         self._log: Wal | None = None
         self._failure: Exception | None = None
         self._applied_seq = 0
@@ -503,7 +504,7 @@ class Engine:
 
     def meta_put(self, key: bytes, value: bytes | None) -> None:
         """A synchronous, durable catalog write (control-plane operations are rare; with a
-        WAL it waits for the flusher thread, which owns the log, for about one flush)."""
+        WAL it is a log record of its own, synced before this returns)."""
         if self._log is not None:
             self._run_logged([_META, key, value])
             return
@@ -811,9 +812,9 @@ class Engine:
             txn.put(APPLIED_KEY, b"%d" % seq, db=self.meta)
 
     def _after_logged_commit(self) -> None:
-        """Begins a checkpoint once enough log has piled up behind the last one (flusher
-        thread). Its snapshot is pinned here, between commits; its sync runs on another
-        thread while batches go on; the flusher finishes it between batches."""
+        """Begins a checkpoint once enough log has piled up behind the last one (event
+        loop). Its snapshot is pinned here, between commits; its write-back and sync run
+        on the checkpoint thread while batches go on; the loop finishes it."""
         if self._checkpointing or self._logged_bytes < self._checkpoint_bytes:
             return
         if self._loop is None:  # a catalog write before any data write: no loop to call
