@@ -4,13 +4,15 @@ SIGTERM shuts down cleanly with exit code 0."""
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import ServerProcess, make_client
+from conftest import ServerProcess, free_port, make_client
 
 WAIT = {"Delay": 0.05, "MaxAttempts": 200}
 
@@ -113,3 +115,18 @@ def test_in_memory_server_sigterm_exits_zero() -> None:
         assert proc.terminate() == 0
     finally:
         proc.stop()
+
+
+def test_a_second_server_on_the_same_data_directory_exits_with_one_line(
+        durable: ServerProcess) -> None:
+    """Two servers on one data directory would corrupt it; the second refuses, says why
+    in one line (no traceback) and exits 1, and the first keeps serving."""
+    assert durable.data_dir is not None
+    done = subprocess.run(
+        [sys.executable, "-m", "quorumdb", "serve", "--host", "127.0.0.1", "--port",
+         str(free_port()), "--data-dir", str(durable.data_dir)],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"quorumdb: {durable.data_dir} is in use by another quorumdb process"]
+    make_client(durable.endpoint).list_tables()

@@ -22,6 +22,7 @@ import pytest
 from power_loss import copy_state, power_loss_image, synced_images
 from quorumdb.storage import lmdb_checkpoint
 from quorumdb.storage.engine import WAL_DIR, Engine, pack_item
+from quorumdb.storage.errors import DataDirectoryError
 
 Model = dict[str, dict[bytes, bytes]]
 
@@ -199,7 +200,7 @@ def test_the_log_stays_bounded_and_checkpoints_run_under_traffic(tmp_path: Path)
 def test_a_second_process_cannot_open_the_directory(tmp_path: Path) -> None:
     engine = Engine(str(tmp_path))
     try:
-        with pytest.raises(RuntimeError, match="in use"):
+        with pytest.raises(DataDirectoryError, match="in use"):
             Engine(str(tmp_path))
     finally:
         engine.close()

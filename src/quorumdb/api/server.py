@@ -24,8 +24,10 @@ from quorumdb.api.service import Context, Service
 from quorumdb.api.sigv4 import Credentials
 from quorumdb.metadata.catalog import Catalog
 from quorumdb.storage.engine import Engine
+from quorumdb.storage.errors import DataDirectoryError
 from quorumdb.storage.host import PartitionHost
 from quorumdb.storage.replicated import ReplicatedStore
+from quorumdb.storage.wal import WalError
 
 log = logging.getLogger("quorumdb.serve")
 
@@ -167,5 +169,9 @@ async def finish_connections(connections: set[HttpProtocol]) -> None:
 
 
 def run(options: ServeOptions) -> int:
-    uvloop.run(serve(options))
+    try:
+        uvloop.run(serve(options))
+    except (DataDirectoryError, WalError) as exc:  # a user's to fix: no traceback
+        print(f"quorumdb: {exc}", file=sys.stderr, flush=True)
+        return 1
     return 0

@@ -63,6 +63,7 @@ import lmdb
 import msgspec
 
 from quorumdb.storage import lmdb_checkpoint
+from quorumdb.storage.errors import DataDirectoryError
 from quorumdb.storage.wal import PREALLOCATED_REASON, Wal, WalCorruption
 
 log = logging.getLogger("quorumdb.storage")
@@ -231,7 +232,8 @@ def _lock_directory(path: str) -> int:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise RuntimeError(f"{os.path.dirname(path)} is in use by another quorumdb") from None
+        raise DataDirectoryError(
+            f"{os.path.dirname(path)} is in use by another quorumdb process") from None
     return fd
 
 

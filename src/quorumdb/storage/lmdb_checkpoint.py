@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from quorumdb.storage.errors import DataDirectoryError
 from quorumdb.storage.wal import fsync_directory
 from quorumdb.storage.wal_format import crc32c
 
@@ -67,7 +68,7 @@ _HEADER = struct.Struct("<8sQQI")  # magic, txnid, applied WAL seq, page size
 _CRC = struct.Struct("<I")
 
 
-class CheckpointError(Exception):
+class CheckpointError(DataDirectoryError):
     """The checkpoint file or LMDB's meta page is not what this module expects."""
 
 
