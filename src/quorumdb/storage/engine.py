@@ -54,7 +54,7 @@ import os
 import shutil
 import struct
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -291,14 +291,12 @@ class Partition:
             entry = self.unapplied.get(key)
             if entry is not None:
                 return entry.value
-        return self._get_committed(key)
-
-    def _get_committed(self, key: bytes) -> bytes | None:
+        stored_as = stored_key(key)
         stored: bytes | None = self.engine.reader().get(  # type: ignore[assignment]
-            stored_key(key), db=self.db)
+            stored_as, db=self.db)
         if stored is None:
             return None
-        full, value = unwrap(stored_key(key), stored)
+        full, value = unwrap(stored_as, stored)
         return value if full == key else None
 
     def latest(self, key: bytes) -> tuple[bytes | None, asyncio.Future[None] | None]:
@@ -393,8 +391,7 @@ class Engine:
         if not readonly:
             os.makedirs(path, exist_ok=True)
         self.path = path
-        self.sync = sync and not readonly
-        logged = self.sync
+        self.sync = sync and not readonly  # the engine's own WAL makes writes durable
         # a data directory of its own (not memory, not a worker's view): checkpoints pin,
         # sync and record LMDB snapshots, and an open restores the last one
         restorable = not readonly and self._temp_dir is None
@@ -408,7 +405,7 @@ class Engine:
                 lmdb_checkpoint.restore(path, restored)
         self.env = lmdb.open(
             path, map_size=MAP_SIZE_BYTES, max_dbs=MAX_PARTITIONS,
-            sync=self.sync and not logged, metasync=self.sync and not logged,
+            sync=False, metasync=False,  # a WAL (this engine's or a node's) is durability
             readahead=False, writemap=False, max_readers=1024,
             readonly=readonly, create=not readonly,
         )
@@ -423,7 +420,8 @@ class Engine:
         self._flush_future: asyncio.Future[None] | None = None
         self._flush_scheduled = False
         self._defer_apply = defer_apply and self.sync
-        self._unapplied: list[tuple[Partition, dict[bytes, _Staged]]] = []
+        # partitions whose ``unapplied`` overlay holds writes LMDB does not have yet
+        self._unapplied: dict[str, Partition] = {}
         self._unapplied_writes = 0
         self._unapplied_seq = 0
         self._apply_scheduled = False
@@ -436,7 +434,7 @@ class Engine:
         # data directory mode: the WAL and checkpoint state (event loop; the checkpoint
         # thread only syncs and writes the checkpoint file)
         self._log: Wal | None = None
-        self._failure: Exception | None = None
+        self._failure: BaseException | None = None
         self._applied_seq = 0
         self._checkpoint_bytes = checkpoint_bytes
         self._logged_bytes = 0  # since the last checkpoint began
@@ -457,7 +455,7 @@ class Engine:
             self._pin = self.env.begin(buffers=False)
             if restored is not None:
                 self._checkpoint_txnid = restored.txnid
-        if logged:
+        if self.sync:
             self._recover()
         elif restorable and restored is None:
             self._checkpoint_inline()  # something to restore to from now on
@@ -527,6 +525,16 @@ class Engine:
         return partition
 
     def drop_partition(self, name: str) -> None:
+        partition = self._forget_partition(name)
+        if self._log is not None:
+            self._run_logged([_DROP, name], partition.db)
+            return
+        with self.env.begin(write=True) as txn:
+            self._drop(txn, partition.db, name)
+
+    def _forget_partition(self, name: str) -> Partition:
+        """Takes a partition out of use before its database is dropped (opening it first
+        if it is not open: the drop needs its handle)."""
         partition = self.partitions.pop(name, None)
         if partition is None:
             partition = self.open_partition(name)
@@ -535,11 +543,7 @@ class Engine:
         self._dirty.pop(name, None)
         self._applied.pop(name, None)
         self.committed()
-        if self._log is not None:
-            self._run_logged([_DROP, name], partition.db)
-            return
-        with self.env.begin(write=True) as txn:
-            self._drop(txn, partition.db, name)
+        return partition
 
     def _drop(self, txn: lmdb.Transaction, db: Any, name: str) -> None:
         txn.drop(db, delete=True)
@@ -577,7 +581,7 @@ class Engine:
 
         With a WAL the batch's records are appended and ``fdatasync``ed here, on the
         event loop, and LMDB is written without a sync (now, or with ``defer_apply``
-        together with later batches: ``_flush_deferred``). The loop waits for the disk
+        together with later batches: ``_defer``). The loop waits for the disk
         (0.15 ms at the median here; writes staged meanwhile wait in the sockets and
         form the next batch) rather than hand the sync to a thread: waking a thread on
         this 2-core VM cost ~0.76 ms per batch under load, and py-lmdb releases the GIL
@@ -604,44 +608,16 @@ class Engine:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
-        if self._defer_apply:
-            self._flush_deferred(batch, future)
-            return
         try:
             seq = self._log_writes(batch) if self._log is not None else None
-            stats = self._write_batch(batch, seq)
+            if self._defer_apply:
+                self._defer(batch, seq)
+            else:
+                self._commit(batch, seq)
         except Exception as exc:  # a failed disk fails the writes it held
             log.error("group commit failed; its writes are answered with errors: %r", exc)
             future.set_exception(exc)
             return
-        for (partition, _), new_stats in zip(batch, stats, strict=True):
-            partition.stats = new_stats
-        self.flushes += 1
-        self.committed()
-        future.set_result(None)
-
-    def _flush_deferred(self, batch: list[tuple[Partition, dict[bytes, _Staged]]],
-                        future: asyncio.Future[None]) -> None:
-        """``defer_apply``: the batch is acknowledged once its records are synced, and
-        kept in the partitions' ``unapplied`` overlay (reads see it there) until LMDB
-        commits it with the batches after it: at ``APPLY_BATCH_WRITES`` writes, or as soon
-        as no flush is waiting. Each LMDB commit copies every page it touches, and while
-        a checkpoint's pin holds each copy is a new page its sync must write; committing
-        many batches at once copies a page once for all of them (measured with a
-        prototype: +10-16% PutItem throughput at 32 clients)."""
-        try:
-            seq = self._log_writes(batch)
-        except Exception as exc:
-            log.error("group commit failed; its writes are answered with errors: %r", exc)
-            future.set_exception(exc)
-            return
-        if seq is not None:
-            self._unapplied_seq = seq
-            for partition, staged in batch:
-                if not partition.dropped:
-                    partition.unapplied.update(staged)
-                    self._unapplied.append((partition, staged))
-                    self._unapplied_writes += len(staged)
         self.flushes += 1
         future.set_result(None)
         if self._unapplied_writes >= APPLY_BATCH_WRITES:
@@ -651,30 +627,54 @@ class Engine:
             assert self._loop is not None
             self._loop.call_soon(self._apply_when_quiet)
 
+    def _commit(self, batch: Sequence[tuple[Partition, dict[bytes, _Staged]]],
+                seq: int | None) -> None:
+        """Writes ``batch`` to LMDB (``_write_batch``), then moves the partitions'
+        statistics and lets readers see it."""
+        stats = self._write_batch(batch, seq)
+        for (partition, _), new_stats in zip(batch, stats, strict=True):
+            partition.stats = new_stats
+        self.committed()
+
+    def _defer(self, batch: Sequence[tuple[Partition, dict[bytes, _Staged]]],
+               seq: int | None) -> None:
+        """``defer_apply``: the batch, whose records are synced, is answered now and kept
+        in the partitions' ``unapplied`` overlay (reads see it there) until LMDB commits
+        it with the batches after it: at ``APPLY_BATCH_WRITES`` writes, or as soon as no
+        flush is waiting. Each LMDB commit copies every page it touches, and while a
+        checkpoint's pin holds each copy is a new page its sync must write; committing
+        many batches at once copies a page once for all of them (measured: PutItem
+        +16-18% at 32 clients)."""
+        if seq is None:
+            return  # every write went to a dropped partition
+        self._unapplied_seq = seq
+        for partition, staged in batch:
+            if not partition.dropped:
+                partition.unapplied.update(staged)
+                self._unapplied[partition.name] = partition
+                self._unapplied_writes += len(staged)
+
     def _apply_when_quiet(self) -> None:
         self._apply_scheduled = False
         if not self._flush_scheduled:  # else the next flush decides
             self._apply_unapplied()
 
     def _apply_unapplied(self) -> None:
-        """Commits every acknowledged batch not yet in LMDB, in one transaction."""
+        """Commits every acknowledged write not yet in LMDB, in one transaction. If that
+        fails the writes stay readable from the overlay and the engine refuses writes
+        from then on (``_write_batch`` records the failure)."""
         if not self._unapplied:
             return
-        merged: dict[str, tuple[Partition, dict[bytes, _Staged]]] = {}
-        for partition, staged in self._unapplied:
-            merged.setdefault(partition.name, (partition, {}))[1].update(staged)
-        self._unapplied = []
+        batch = [(partition, partition.unapplied) for partition in self._unapplied.values()]
+        self._unapplied = {}
         self._unapplied_writes = 0
-        batch = list(merged.values())
         try:
-            stats = self._write_batch(batch, self._unapplied_seq)
-        except Exception as exc:  # the writes stay readable from the overlay; the
+            self._commit(batch, self._unapplied_seq)
+        except Exception as exc:
             log.error("LMDB commit failed; writes are refused from now on: %r", exc)
-            return  # engine refuses writes from now on (_write_batch set _failure)
-        for (partition, _), new_stats in zip(batch, stats, strict=True):
-            partition.stats = new_stats
+            return
+        for partition, _ in batch:
             partition.unapplied = {}
-        self.committed()
 
     def _write_batch(self, batch: Sequence[tuple[Partition, dict[bytes, _Staged]]],
                      seq: int | None) -> list[PartitionStats]:
@@ -688,12 +688,9 @@ class Engine:
                     stats = PartitionStats(partition.stats.item_count,
                                            partition.stats.size_bytes)
                     out.append(stats)
-                    if partition.dropped:
-                        continue
-                    for key, entry in staged.items():
-                        _replace(txn, partition.db, stats, key, entry.value)
-                    txn.put(b"stats/" + partition.name.encode(),
-                            msgspec.msgpack.encode(stats), db=self.meta)
+                    if not partition.dropped:
+                        self._write_images(txn, partition, stats, (
+                            (key, entry.value) for key, entry in staged.items()))
                 if seq is not None:
                     txn.put(APPLIED_KEY, b"%d" % seq, db=self.meta)
         except Exception as exc:
@@ -704,6 +701,15 @@ class Engine:
             self._applied_seq = seq
             self._after_logged_commit()
         return out
+
+    def _write_images(self, txn: lmdb.Transaction, partition: Partition,
+                      stats: PartitionStats, images: Iterable[tuple[bytes, bytes | None]]
+                      ) -> None:
+        """One partition's new images (None deletes) and its statistics record."""
+        for key, value in images:
+            _replace(txn, partition.db, stats, key, value)
+        txn.put(b"stats/" + partition.name.encode(), msgspec.msgpack.encode(stats),
+                db=self.meta)
 
     # -- data directory mode: the engine's WAL and checkpoints -------------------------
     def _log_writes(self, batch: Sequence[tuple[Partition, dict[bytes, _Staged]]]
@@ -795,21 +801,12 @@ class Engine:
         # its database, in a write transaction of its own
         opened = {name: self.open_partition(name) for name, _ in
                   (record[1] if record[0] == _WRITES else ())}
-        dropped_db = None
-        if record[0] == _DROP:
-            dropped = self.partitions.pop(record[1], None) or self.open_partition(record[1])
-            self.partitions.pop(record[1], None)
-            dropped.dropped = True
-            dropped_db = dropped.db
-            self.committed()
+        dropped_db = self._forget_partition(record[1]).db if record[0] == _DROP else None
         with self.env.begin(write=True) as txn:
             if record[0] == _WRITES:
                 for name, pairs in record[1]:
                     partition = opened[name]
-                    for key, value in pairs:
-                        _replace(txn, partition.db, partition.stats, key, value)
-                    txn.put(b"stats/" + name.encode(),
-                            msgspec.msgpack.encode(partition.stats), db=self.meta)
+                    self._write_images(txn, partition, partition.stats, pairs)
             else:
                 self._apply_control(txn, record, dropped_db)
             txn.put(APPLIED_KEY, b"%d" % seq, db=self.meta)
@@ -820,26 +817,27 @@ class Engine:
         on the checkpoint thread while batches go on; the loop finishes it."""
         if self._checkpointing or self._logged_bytes < self._checkpoint_bytes:
             return
-        if self._loop is None:  # a catalog write before any data write: no loop to call
+        if self._loop is None or not self._loop.is_running():  # no loop to finish it on
             self._checkpoint_inline()
             return
-        try:
-            checkpoint, pin = self._capture()
-        except lmdb_checkpoint.MetaPageMoved:
-            return  # a catalog commit raced the capture: again after the next batch
         self._checkpointing = True
         self._logged_bytes = 0
-        self._syncer.submit(self._sync_checkpoint, checkpoint, pin, self._loop)
-
-    def _capture_retrying(self) -> tuple[lmdb_checkpoint.Checkpoint, lmdb.Transaction]:
-        for _ in range(10):
-            try:
-                return self._capture()
-            except lmdb_checkpoint.MetaPageMoved:
-                continue  # a catalog commit on the event loop moved the meta: again
-        return self._capture()
+        pending, future = self.begin_checkpoint()
+        assert pending is not None
+        future.add_done_callback(
+            lambda done: self._finish_checkpoint(*pending, done.exception(), True))
 
     def _capture(self) -> tuple[lmdb_checkpoint.Checkpoint, lmdb.Transaction]:
+        """Pins the current snapshot and reads its meta page; a catalog commit on the event
+        loop between the two can move the meta slot, and then it is tried again."""
+        for _ in range(9):
+            try:
+                return self._capture_once()
+            except lmdb_checkpoint.MetaPageMoved:
+                continue
+        return self._capture_once()
+
+    def _capture_once(self) -> tuple[lmdb_checkpoint.Checkpoint, lmdb.Transaction]:
         assert self._data_fd is not None, "checkpoints need a data directory"
         pin = self.env.begin(buffers=False)
         try:
@@ -850,25 +848,8 @@ class Engine:
             raise
         return lmdb_checkpoint.Checkpoint(txnid, self._applied_seq, page), pin
 
-    def _sync_checkpoint(self, checkpoint: lmdb_checkpoint.Checkpoint,
-                         pin: lmdb.Transaction, loop: asyncio.AbstractEventLoop) -> None:
-        """The checkpoint thread: LMDB's sync and the checkpoint file (tens of
-        milliseconds with many pages dirty), then the rest on the event loop."""
-        loop.call_soon_threadsafe(self._finish_checkpoint, checkpoint, pin,
-                                  self._sync_and_record(checkpoint), True)
-
-    def _sync_and_record(self, checkpoint: lmdb_checkpoint.Checkpoint) -> Exception | None:
-        try:
-            assert self._data_fd is not None
-            lmdb_checkpoint.write_back(self._data_fd, WRITE_BACK_CHUNK_BYTES)
-            self.env.sync(True)
-            lmdb_checkpoint.write(self.path, checkpoint)
-        except Exception as exc:
-            return exc
-        return None
-
     def _finish_checkpoint(self, checkpoint: lmdb_checkpoint.Checkpoint,
-                           pin: lmdb.Transaction, error: Exception | None,
+                           pin: lmdb.Transaction, error: BaseException | None,
                            background: bool) -> None:
         """Event loop: the snapshot is synced and recorded; move the pin, let the log
         behind it go. A checkpoint older than the one recorded (a background one that an
@@ -963,32 +944,44 @@ class Engine:
         self._checkpoint_inline()
 
     # -- checkpoints driven by an owner (a storage node's Ready cycle) ------------------
-    def begin_checkpoint(self) -> PendingCheckpoint:
-        """Pins the current snapshot (event loop, between commits); ``sync_checkpoint``
-        then runs on any thread and ``end_checkpoint`` on the event loop. None in memory
-        (only a sync to do)."""
-        return self._capture_retrying() if self._data_fd is not None else None
+    def begin_checkpoint(self) -> tuple[PendingCheckpoint, asyncio.Future[None]]:
+        """Pins the current snapshot (event loop, between commits) and syncs it on the
+        checkpoint thread (the one an inline checkpoint waits for, so the checkpoint file
+        only moves forward); once the future is done, ``end_checkpoint`` on the event
+        loop. The pending part is None in memory (only a sync to do)."""
+        pending = self._capture() if self._data_fd is not None else None
+        future = asyncio.get_running_loop().run_in_executor(
+            self._syncer, self._sync_checkpoint, pending)
+        return pending, future
 
-    def sync_checkpoint(self, pending: PendingCheckpoint) -> None:
+    def _sync_checkpoint(self, pending: PendingCheckpoint) -> None:
+        """The checkpoint thread (or the caller, inline): LMDB's dirty pages written back
+        in chunks, synced, and the snapshot recorded (tens of milliseconds with many
+        pages dirty)."""
         if pending is None:
             self.env.sync(True)
             return
-        error = self._sync_and_record(pending[0])
-        if error is not None:
-            raise error
+        assert self._data_fd is not None
+        lmdb_checkpoint.write_back(self._data_fd, WRITE_BACK_CHUNK_BYTES)
+        self.env.sync(True)
+        lmdb_checkpoint.write(self.path, pending[0])
 
     def end_checkpoint(self, pending: PendingCheckpoint, error: BaseException | None) -> None:
         if pending is not None:
-            self._finish_checkpoint(pending[0], pending[1],
-                                    None if error is None else Exception(repr(error)), False)
+            self._finish_checkpoint(pending[0], pending[1], error, False)
 
     def _checkpoint_inline(self) -> None:
         """A whole checkpoint on the calling thread (on open, on close, on request),
         with no batch being synced. A background checkpoint still syncing finishes
         first: the checkpoint file must only ever move forward."""
         self._syncer.submit(lambda: None).result()
-        checkpoint, pin = self._capture_retrying()
-        self._finish_checkpoint(checkpoint, pin, self._sync_and_record(checkpoint), False)
+        pending = self._capture()
+        error: Exception | None = None
+        try:
+            self._sync_checkpoint(pending)
+        except Exception as exc:
+            error = exc
+        self._finish_checkpoint(*pending, error, False)
         if self._failure is not None:
             raise RuntimeError("checkpoint failed") from self._failure
 

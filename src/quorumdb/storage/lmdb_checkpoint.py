@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Final
 
 from quorumdb.storage.errors import DataDirectoryError
-from quorumdb.storage.wal import fsync_directory
+from quorumdb.storage.wal import fsync_directory, write_all
 from quorumdb.storage.wal_format import crc32c
 
 CHECKPOINT_FILE: Final = "checkpoint"
@@ -53,7 +53,7 @@ DATA_FILE: Final = "data.mdb"
 LOCK_FILE: Final = "lock.mdb"
 _TMP_SUFFIX: Final = ".tmp"
 
-_PAGE_NUMBER = struct.Struct("<Q")  # offset 0 of every page
+_PAGE_NUMBER_OFFSET: Final = 0  # of every page
 _FLAGS_OFFSET: Final = 10
 _P_META: Final = 0x08
 _MAGIC_OFFSET: Final = 16
@@ -124,10 +124,7 @@ def write(directory: str, checkpoint: Checkpoint) -> None:
     temporary = final.with_name(CHECKPOINT_FILE + _TMP_SUFFIX)
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
     try:
-        data = encode(checkpoint)
-        written = 0
-        while written < len(data):
-            written += os.write(fd, data[written:])
+        write_all(fd, encode(checkpoint))
         os.fdatasync(fd)
     finally:
         os.close(fd)
@@ -151,7 +148,7 @@ def restore(directory: str, checkpoint: Checkpoint) -> None:
     page_size = len(page)
     other = bytearray(page)
     other_slot = (checkpoint.txnid & 1) ^ 1
-    _PAGE_NUMBER.pack_into(other, 0, other_slot)
+    _U64.pack_into(other, _PAGE_NUMBER_OFFSET, other_slot)
     _U64.pack_into(other, _TXNID_OFFSET, checkpoint.txnid - 1)
     fd = os.open(Path(directory) / DATA_FILE, os.O_RDWR | os.O_CLOEXEC)
     try:

@@ -239,7 +239,7 @@ def fsync_directory(path: Path) -> None:
         os.close(fd)
 
 
-def _write_all(fd: int, data: bytes | bytearray) -> None:
+def write_all(fd: int, data: bytes | bytearray) -> None:
     with memoryview(data) as view:
         written = 0
         while written < len(view):
@@ -385,8 +385,8 @@ class Wal:
         """A new tail, in memory only: its file is created when its bytes are written."""
         previous = self._segments[-1] if self._segments else None
         if previous is not None and previous not in self._dirty and previous.fd is not None:
-            if previous.file_bytes > previous.size_bytes:  # records synced, zeroes to trim
-                self._guarded(lambda: self._trim(previous))
+            if previous.file_bytes > previous.size_bytes:  # records synced, zeroes to cut
+                self._guarded(lambda: self._sync_cut(previous))
             os.close(previous.fd)  # fully synced already: nothing left to seal
             previous.fd = None
         segment = _Segment(
@@ -408,7 +408,7 @@ class Wal:
                 self._create_segment_file(segment)
             assert segment.fd is not None
             if segment.pending:
-                _write_all(segment.fd, segment.pending)
+                write_all(segment.fd, segment.pending)
                 self._pending_bytes -= len(segment.pending)
                 segment.pending = bytearray()
             if index + 1 < len(self._dirty):
@@ -449,20 +449,19 @@ class Wal:
             offset += os.pwrite(segment.fd, zeroes[: want - offset], offset)
         segment.file_bytes = want
 
-    def _trim(self, segment: _Segment) -> None:
-        """Cuts preallocated zeroes off a segment that receives no more records."""
+    def _sync_cut(self, segment: _Segment) -> None:
+        """Cuts preallocated zeroes off a segment that receives no more records (only the
+        last segment may end in anything but records) and syncs it."""
         assert segment.fd is not None
-        os.ftruncate(segment.fd, segment.size_bytes)
-        self._fdatasync(segment.fd)
-        segment.file_bytes = segment.size_bytes
-
-    def _seal(self, segment: _Segment) -> None:
-        """Syncs a segment that will receive no more records and closes it."""
-        assert segment is not self._segments[-1] and segment.fd is not None
         if segment.file_bytes > segment.size_bytes:
             os.ftruncate(segment.fd, segment.size_bytes)
             segment.file_bytes = segment.size_bytes
         self._fdatasync(segment.fd)
+
+    def _seal(self, segment: _Segment) -> None:
+        """Syncs a segment that will receive no more records and closes it."""
+        assert segment is not self._segments[-1] and segment.fd is not None
+        self._sync_cut(segment)
         os.close(segment.fd)
         segment.fd = None
         self._synced_seq = max(self._synced_seq, segment.end_seq - 1)
@@ -474,7 +473,7 @@ class Wal:
             temporary.unlink()
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:
-            _write_all(fd, encode_segment_header(segment.first_seq))
+            write_all(fd, encode_segment_header(segment.first_seq))
             self._fdatasync(fd)
             os.rename(temporary, final)
             fsync_directory(self._directory)
