@@ -72,6 +72,8 @@ def test_writes_are_replicated_to_every_member_in_log_order(tmp_path: Path) -> N
         expected = [(b"k%03d" % i, value(i)) for i in range(1, 100)]
         await until(lambda: all(c == expected for c in contents(store, "t/1")),
                     "every replica to apply the same writes")
+        for node in store.nodes:
+            node.engine.settle()  # statistics move when the overlay is committed
         stats = [n.engine.open_partition("t/1").stats for n in store.nodes]
         assert all(s.item_count == 99 for s in stats), stats
 
@@ -208,4 +210,29 @@ def test_a_power_loss_on_every_node_loses_no_acknowledged_write(
     with synced_images() as synced:
         run(live, first)
     assert len(synced) == 4  # the catalog and three nodes
+    run(crash, expect_every_write)
+
+
+def test_a_crash_while_applied_writes_are_only_in_the_overlay_loses_none(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nodes apply chosen writes to the engine's overlay and commit them to LMDB later,
+    in larger transactions: reads see them at once, and a crash before the commit (the
+    data directories as they are on disk while the writes are still in the overlay)
+    brings every one back from the nodes' WALs."""
+    from quorumdb.storage import node as storage_node
+    monkeypatch.setattr(storage_node, "SETTLE_DELAY_S", 3600.0)
+    live, crash = tmp_path / "live", tmp_path / "crash"
+
+    async def first(store: ReplicatedStore, partition: GroupPartition) -> None:
+        await asyncio.gather(*[write(partition, b"k%03d" % i, value(i)) for i in range(160)])
+        await write_more(partition)
+        expected = sorted([(b"k%03d" % i, value(i)) for i in range(160)]
+                          + [(b"z%02d" % i, value(i)) for i in range(10)])
+        await until(lambda: all(c == expected for c in contents(store, "t/1")),
+                    "every replica to read every acknowledged write")
+        assert all(node.engine.open_partition("t/1").unapplied for node in store.nodes)
+        assert partition.stats.item_count == 170  # settles the leader's overlay first
+        copy_state(live, crash)
+
+    run(live, first)
     run(crash, expect_every_write)

@@ -260,10 +260,10 @@ def _replace(txn: lmdb.Transaction, db: Any, stats: PartitionStats, key: bytes,
         stats.size_bytes -= unpack_size(unwrap(stored, old)[1])
 
 
-@dataclass
+@dataclass(slots=True)
 class _Staged:
     value: bytes | None
-    future: asyncio.Future[None]
+    future: asyncio.Future[None] | None  # None: applied by a storage node, durable already
 
 
 class Partition:
@@ -306,7 +306,7 @@ class Partition:
         and committed."""
         staged = self.staged.get(key)
         if staged is not None:
-            return staged.value, staged.future
+            return staged.value, staged.future  # staged writes always have their flush's
         return self.get(key), None  # unapplied writes are durable already
 
     def scan(
@@ -424,6 +424,8 @@ class Engine:
         self._unapplied: dict[str, Partition] = {}
         self._unapplied_writes = 0
         self._unapplied_seq = 0
+        # storage nodes: each partition's newest slot in the overlay (``apply``)
+        self._unapplied_slots: dict[str, int] = {}
         self._apply_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._staged_count = 0
@@ -525,6 +527,7 @@ class Engine:
         return partition
 
     def drop_partition(self, name: str) -> None:
+        self._apply_unapplied()  # in log order (a storage node's partitions: in any order)
         partition = self._forget_partition(name)
         if self._log is not None:
             self._run_logged([_DROP, name], partition.db)
@@ -628,10 +631,10 @@ class Engine:
             self._loop.call_soon(self._apply_when_quiet)
 
     def _commit(self, batch: Sequence[tuple[Partition, dict[bytes, _Staged]]],
-                seq: int | None) -> None:
+                seq: int | None, slots: dict[str, int] | None = None) -> None:
         """Writes ``batch`` to LMDB (``_write_batch``), then moves the partitions'
         statistics and lets readers see it."""
-        stats = self._write_batch(batch, seq)
+        stats = self._write_batch(batch, seq, slots)
         for (partition, _), new_stats in zip(batch, stats, strict=True):
             partition.stats = new_stats
         self.committed()
@@ -666,10 +669,11 @@ class Engine:
         if not self._unapplied:
             return
         batch = [(partition, partition.unapplied) for partition in self._unapplied.values()]
+        slots, self._unapplied_slots = self._unapplied_slots, {}
         self._unapplied = {}
         self._unapplied_writes = 0
         try:
-            self._commit(batch, self._unapplied_seq)
+            self._commit(batch, self._unapplied_seq if self._log is not None else None, slots)
         except Exception as exc:
             log.error("LMDB commit failed; writes are refused from now on: %r", exc)
             return
@@ -677,10 +681,12 @@ class Engine:
             partition.unapplied = {}
 
     def _write_batch(self, batch: Sequence[tuple[Partition, dict[bytes, _Staged]]],
-                     seq: int | None) -> list[PartitionStats]:
+                     seq: int | None, slots: dict[str, int] | None = None
+                     ) -> list[PartitionStats]:
         """One LMDB write transaction for the batch, each partition's statistics moved by
-        the images replaced; ``seq``: the last log record it holds (recorded in the same
-        transaction, so a restart knows where to replay from)."""
+        the images replaced; ``seq``: the last log record it holds, or ``slots``: the last
+        replication slot of each partition (a storage node's); either is recorded in the
+        same transaction, so a restart knows where to replay from."""
         out: list[PartitionStats] = []
         try:
             with self.env.begin(write=True) as txn:
@@ -688,13 +694,17 @@ class Engine:
                     stats = PartitionStats(partition.stats.item_count,
                                            partition.stats.size_bytes)
                     out.append(stats)
-                    if not partition.dropped:
-                        self._write_images(txn, partition, stats, (
-                            (key, entry.value) for key, entry in staged.items()))
+                    if partition.dropped:
+                        continue
+                    self._write_images(txn, partition, stats, (
+                        (key, entry.value) for key, entry in staged.items()))
+                    if slots:
+                        txn.put(b"applied/" + partition.name.encode(),
+                                b"%d" % slots[partition.name], db=self.meta)
                 if seq is not None:
                     txn.put(APPLIED_KEY, b"%d" % seq, db=self.meta)
         except Exception as exc:
-            if seq is not None:  # logged but not applied: LMDB and the log disagree now
+            if seq is not None or slots:  # LMDB and the log disagree now
                 self._failure = exc
             raise
         if seq is not None:
@@ -888,27 +898,35 @@ class Engine:
 
     def apply(self, batches: Sequence[tuple[str, int, Sequence[tuple[bytes, bytes | None]]]]
               ) -> None:
-        """Applies chosen writes ``(partition, slot, [(key, value | None)])`` in one LMDB
-        transaction, with statistics computed from the images being replaced, and records
-        each partition's applied slot in the same transaction (so a restart knows where
-        to resume: apply is idempotent, full images replace full images)."""
-        # opened first: opening a partition may create its database in a write
-        # transaction of its own, which must not nest in this one (LMDB has one writer)
-        touched = {name: self.open_partition(name) for name, _, _ in batches}
-        with self.env.begin(write=True) as txn:
-            for name, slot, writes in batches:
-                partition = touched[name]
-                for key, value in writes:
-                    _replace(txn, partition.db, partition.stats, key, value)
-                txn.put(b"applied/" + name.encode(), b"%d" % slot, db=self.meta)
-                self._applied[name] = slot
-            for name, partition in touched.items():
-                txn.put(b"stats/" + name.encode(), msgspec.msgpack.encode(partition.stats),
-                        db=self.meta)
-        self.committed()
+        """A storage node's chosen writes ``(partition, slot, [(key, value | None)])``:
+        readable at once from the partitions' overlay, committed to LMDB with the ones
+        after them in one transaction (``APPLY_BATCH_WRITES``, or ``settle`` when the node
+        is quiet) that also records each partition's applied slot, so a restart knows
+        where to resume (apply is idempotent: full images replace full images, and the
+        node's WAL keeps every entry after the last checkpoint, which settles first).
+        Before, each Ready cycle of each node committed its own transaction: 24% of the
+        event loop under PutItem at ``--replicas 3``, most of it per-commit work (one
+        transaction of 16 random 1 KB writes: 12 us a write; of 256: 7 us)."""
+        self._check_usable()
+        for name, slot, writes in batches:
+            partition = self.open_partition(name)
+            if writes:
+                partition.unapplied.update((key, _Staged(value, None)) for key, value in writes)
+                self._unapplied_writes += len(writes)
+            self._unapplied[name] = partition
+            self._unapplied_slots[name] = slot
+            self._applied[name] = slot
+        if self._unapplied_writes >= APPLY_BATCH_WRITES:
+            self._apply_unapplied()
+
+    def settle(self) -> None:
+        """Commits the overlay to LMDB now (a storage node with nothing else to do, or
+        before anything that reads LMDB's state of a partition as a whole)."""
+        self._apply_unapplied()
 
     def capture(self, name: str) -> tuple[int, bytes]:
         """The applied state of a partition (for a snapshot): its slot and every entry."""
+        self._apply_unapplied()
         partition = self.open_partition(name)
         with self.env.begin(db=partition.db, buffers=False) as txn:
             entries = [unwrap(k, v) for k, v in txn.cursor().iternext()]
@@ -918,6 +936,7 @@ class Engine:
 
     def install(self, name: str, slot: int, state: bytes) -> None:
         """Replaces a partition's content by a snapshot taken at ``slot``."""
+        self._apply_unapplied()
         entries = msgspec.msgpack.decode(state, type=list[tuple[bytes, bytes]])
         partition = self.open_partition(name)
         stats = PartitionStats()

@@ -11,9 +11,11 @@ DESIGN.md, "Roles": a storage node hosts many partition replicas. Each replica i
    all of them (group commit across groups) in a worker thread;
 2. only then hand their messages to the transport (a leader's Accepts excepted: they go
    out before the leader's own sync, see ``_handle``);
-3. apply committed entries of every group in one LMDB transaction (no sync: the WAL is
-   the durability point; a checkpoint syncs LMDB before the WAL behind it is dropped),
-   deliver proposal replies;
+3. apply committed entries of every group (``Engine.apply``: readable at once from the
+   engine's overlay, committed to LMDB with later cycles' in one transaction, at
+   ``APPLY_BATCH_WRITES`` or ``SETTLE_DELAY_S`` after the node was quiet; no sync: the WAL is the durability point, and a checkpoint
+   commits and syncs LMDB before the WAL behind it is dropped), deliver proposal
+   replies;
 4. ``advance`` each member.
 
 WAL records: ``(group, kind, body)`` with kind ``entry`` (an accepted entry; a later
@@ -68,6 +70,12 @@ log = logging.getLogger("quorumdb.node")
 TICK_INTERVAL_S = 0.005
 # Checkpoint after this many WAL records: bounds both WAL size and restart replay time.
 CHECKPOINT_RECORDS = 50_000
+# What the Ready cycles applied is committed to LMDB this long after a cycle found the
+# node quiet (or at ``engine.APPLY_BATCH_WRITES`` writes): fewer, larger transactions.
+# Measured (PutItem, 32 clients, ``--replicas 3``, two runs each): committing as soon as
+# the node is quiet 4,600 / 3,959 ops/s, after 5 ms 4,560 / 4,140, after 20 ms 4,745 /
+# 4,374.
+SETTLE_DELAY_S = 0.02
 
 WriteBatch = list[tuple[bytes, bytes | None]]
 
@@ -153,6 +161,7 @@ class StorageNode:
         self.running = False
         self.request_ids = 0
         self.records_since_checkpoint = 0
+        self._settle_scheduled = False
         self._checkpointing: tuple[asyncio.Future[None], dict[GroupId, Slot], int,
                                    PendingCheckpoint] | None = None
         self.installs = 0  # snapshots installed into LMDB so far
@@ -265,6 +274,14 @@ class StorageNode:
             self.scheduled = False
             if self.dirty and self.running:
                 self._mark(next(iter(self.dirty)))
+            elif self.running and not self._settle_scheduled:
+                self._settle_scheduled = True
+                asyncio.get_running_loop().call_later(SETTLE_DELAY_S, self._settle)
+
+    def _settle(self) -> None:
+        self._settle_scheduled = False
+        if self.running:
+            self.engine.settle()
 
     async def _handle(self, readies: Sequence[tuple[GroupId, Member, Ready]]) -> None:
         # A leader's Accepts may leave before its own WAL write (Raft thesis 10.2.1): they
@@ -365,12 +382,14 @@ class StorageNode:
         Synchronous, and only while ``idle()``; the Ready cycle uses the same steps with
         the LMDB sync off the loop."""
         assert self.idle(), "checkpoint while a Ready is outstanding"
+        self.engine.settle()
         captured = self._applied_now()
         self.engine.checkpoint()
         self._rewrite_wal(captured)
 
     def _applied_now(self) -> dict[GroupId, Slot]:
-        """What each member has applied to LMDB (committed there, synced or not)."""
+        """What each member has applied to LMDB (committed there, synced or not): after
+        ``Engine.settle``, nothing applied is only in the overlay."""
         return {group: Slot(min(member.replica.status().applied_slot,
                                 self.engine.applied_slot(member.partition)))
                 for group, member in self.members.items()}
@@ -379,6 +398,7 @@ class StorageNode:
         """The LMDB sync of a checkpoint takes tens of milliseconds with many applied
         pages (measured 22-30 ms at 5 k writes/s): it runs on a thread while the node
         keeps serving; what it makes durable is what was applied when it began."""
+        self.engine.settle()
         captured = self._applied_now()
         pending, future = self.engine.begin_checkpoint()  # pins what captured describes
         self._checkpointing = (future, captured, self.installs, pending)

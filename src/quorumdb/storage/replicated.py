@@ -76,7 +76,10 @@ class GroupPartition:
 
     @property
     def stats(self) -> PartitionStats:
+        """The leader's statistics, which move when its overlay is committed: settled
+        first, so DescribeTable counts every acknowledged write (it is rare)."""
         leader = self.leader() or self.store.nodes[0]
+        leader.engine.settle()
         return leader.engine.open_partition(self.name).stats
 
     def get(self, key: bytes, consistent: bool = True) -> bytes | None:
