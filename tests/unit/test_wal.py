@@ -446,6 +446,47 @@ def test_truncate_before_never_deletes_the_tail(tmp_path: Path) -> None:
         assert wal.append([b"next"]) == 61
 
 
+def test_release_before_leaves_the_log_at_once_and_deletes_the_files_on_a_thread(
+        tmp_path: Path) -> None:
+    payloads = write_log(tmp_path, 60, segment_size_bytes=300)
+    with Wal.open(tmp_path, segment_size_bytes=300) as wal:
+        firsts = [fmt.parse_segment_file_name(name) for name in wal.segment_names]
+        cut = firsts[3]
+        assert cut is not None
+        assert wal.release_before(cut + 1) == 3
+        assert wal.first_seq == cut
+        assert list(wal.replay(cut)) == list(enumerate(payloads[cut - 1 :], start=cut))
+        assert wal.release_before(cut) == 0
+    # close() waited for the deletions
+    assert sorted(p.name for p in tmp_path.glob("wal-*.log")) == sorted(
+        fmt.segment_file_name(first) for first in firsts[3:] if first is not None)
+
+
+def test_segments_a_crash_left_behind_a_release_are_read_past_and_deleted_later(
+        tmp_path: Path) -> None:
+    """A crash between ``release_before`` and its thread's deletions: the old segments are
+    still there on the next open, whole, so the log reads them as its start again, and
+    the next truncation deletes them."""
+    payloads = write_log(tmp_path, 60, segment_size_bytes=300)
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    names = sorted(p.name for p in tmp_path.glob("wal-*.log"))
+    for name in names[:3]:
+        shutil.copy(tmp_path / name, kept / name)
+    with Wal.open(tmp_path, segment_size_bytes=300) as wal:
+        cut = fmt.parse_segment_file_name(wal.segment_names[3])
+        assert cut is not None
+        assert wal.release_before(cut + 1) == 3
+    for name in names[:3]:  # as if the deletions had never happened
+        shutil.copy(kept / name, tmp_path / name)
+    shutil.rmtree(kept)
+    with Wal.open(tmp_path, segment_size_bytes=300) as wal:
+        assert (wal.first_seq, wal.last_seq) == (1, 60)
+        assert list(wal.replay(cut)) == list(enumerate(payloads[cut - 1 :], start=cut))
+        assert wal.release_before(cut + 1) == 3
+    assert len(list(tmp_path.glob("wal-*.log"))) == len(names) - 3
+
+
 def test_truncate_before_keeps_a_segment_whose_successor_is_not_on_disk(tmp_path: Path) -> None:
     with Wal.open(tmp_path, segment_size_bytes=100) as wal:
         wal.append([b"a" * 60])

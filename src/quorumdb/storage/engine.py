@@ -873,7 +873,7 @@ class Engine:
             return
         if error is None and self._log is not None:
             try:
-                self._log.truncate_before(checkpoint.applied_seq + 1)
+                self._log.release_before(checkpoint.applied_seq + 1)
             except Exception as exc:
                 error = exc
         if error is not None:

@@ -441,7 +441,7 @@ class StorageNode:
         if payloads:
             self.wal.append(payloads)
             self.wal.sync()
-            self.wal.truncate_before(first)
+            self.wal.release_before(first)
         self.records_since_checkpoint = 0
         self.checkpoints += 1
 
