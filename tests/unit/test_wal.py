@@ -11,7 +11,9 @@ import pytest
 
 from quorumdb.storage import wal_format as fmt
 from quorumdb.storage.wal import (
+    MAX_SPARE_SEGMENTS,
     PREALLOCATED_REASON,
+    SPARE_PREFIX,
     RecordTooLargeError,
     Wal,
     WalClosedError,
@@ -485,6 +487,103 @@ def test_segments_a_crash_left_behind_a_release_are_read_past_and_deleted_later(
         assert list(wal.replay(cut)) == list(enumerate(payloads[cut - 1 :], start=cut))
         assert wal.release_before(cut + 1) == 3
     assert len(list(tmp_path.glob("wal-*.log"))) == len(names) - 3
+
+
+@pytest.mark.parametrize("preallocate", [0, 200])
+def test_released_segments_are_recycled_as_new_segments(tmp_path: Path,
+                                                        preallocate: int) -> None:
+    """Up to MAX_SPARE_SEGMENTS released files are kept as spares, adopted again on open,
+    and become new segments (their old records overwritten, with zeroes ahead of the
+    tail when preallocating); every record reads back."""
+    written: list[bytes] = []
+    with Wal.open(tmp_path, segment_size_bytes=300, preallocate_bytes=preallocate) as wal:
+        for seq in range(1, 61):
+            written.append(payload_for(seq))
+            wal.append([written[-1]])
+            wal.sync()
+        assert wal.release_before(wal.last_seq) >= 4
+    spares = sorted(p.name for p in tmp_path.glob(SPARE_PREFIX + "*"))
+    assert len(spares) == MAX_SPARE_SEGMENTS
+    with Wal.open(tmp_path, segment_size_bytes=300, preallocate_bytes=preallocate) as wal:
+        first = wal.first_seq
+        for seq in range(61, 121):
+            written.append(payload_for(seq))
+            wal.append([written[-1]])
+            wal.sync()
+        assert wal.recycled == MAX_SPARE_SEGMENTS
+        assert list(wal.replay(first)) == list(enumerate(written[first - 1:], start=first))
+    assert not list(tmp_path.glob(SPARE_PREFIX + "*"))
+    assert read_all(tmp_path, 300) == list(enumerate(written[first - 1:], start=first))
+
+
+@pytest.mark.parametrize("preallocate", [0, 200])
+def test_a_clean_close_leaves_no_old_records_behind_a_recycled_tail(
+        tmp_path: Path, preallocate: int) -> None:
+    with Wal.open(tmp_path, segment_size_bytes=300) as wal:
+        for seq in range(1, 61):
+            wal.append([payload_for(seq)])
+            wal.sync()
+        wal.release_before(wal.last_seq)
+    with Wal.open(tmp_path, segment_size_bytes=300, preallocate_bytes=preallocate) as wal:
+        while wal.recycled == 0:
+            wal.append([b"x" * 20])
+            wal.sync()
+        last = wal.last_seq
+    with Wal.open(tmp_path, segment_size_bytes=300) as wal:
+        assert wal.recovery.reason in (None, PREALLOCATED_REASON), wal.recovery
+        assert wal.last_seq == last
+
+
+def recycled_tail(tmp_path: Path, new_records: int) -> tuple[list[bytes], int]:
+    """A log whose tail segment is a recycled file as a crash may leave it: the new header
+    and ``new_records`` new records synced, then the old segment's records (same sizes,
+    so the first old record left starts right where the new ones end)."""
+    old = [b"o" * 40 for _ in range(8)]
+    with Wal.open(tmp_path / "old", segment_size_bytes=1 << 20) as wal:
+        wal.append(old)
+        wal.sync()
+    with Wal.open(tmp_path / "log", segment_size_bytes=1 << 20) as wal:
+        wal.append([b"k" * 40 for _ in range(20)])  # the old records' seqs are below
+        wal.sync()
+        first_new = wal.last_seq + 1
+    image = bytearray((tmp_path / "old" / fmt.segment_file_name(1)).read_bytes())
+    image[: fmt.SEGMENT_HEADER_BYTES] = fmt.encode_segment_header(first_new)
+    offset = fmt.SEGMENT_HEADER_BYTES
+    new = [b"n" * 40 for _ in range(new_records)]
+    for index, payload in enumerate(new):
+        record = fmt.encode_record(first_new + index, payload)
+        image[offset: offset + len(record)] = record
+        offset += len(record)
+    log = tmp_path / "log"
+    (log / fmt.segment_file_name(1)).unlink()  # as if released before the crash
+    (log / fmt.segment_file_name(first_new)).write_bytes(bytes(image))
+    return new, first_new
+
+
+@pytest.mark.parametrize("new_records", [0, 3])
+def test_a_recycled_tails_old_records_end_the_log_on_recovery(
+        tmp_path: Path, new_records: int) -> None:
+    new, first_new = recycled_tail(tmp_path, new_records)
+    with Wal.open(tmp_path / "log", segment_size_bytes=1 << 20) as wal:
+        assert (wal.first_seq, wal.last_seq) == (first_new, first_new + new_records - 1)
+        assert wal.recovery.reason is not None and "recycled" in wal.recovery.reason
+        assert [p for _, p in wal.replay(first_new)] == new
+        assert wal.append([b"after"]) == first_new + new_records
+        wal.sync()
+    assert [p for _, p in read_all(tmp_path / "log")] == [*new, b"after"]
+
+
+def test_an_intact_record_with_a_newer_unexpected_seq_is_still_corruption(
+        tmp_path: Path) -> None:
+    """Only older sequence numbers (a recycled file's) end the log quietly."""
+    with Wal.open(tmp_path, segment_size_bytes=1 << 20) as wal:
+        wal.append([b"a" * 40, b"b" * 40])
+        wal.sync()
+    path = tmp_path / fmt.segment_file_name(1)
+    with path.open("ab") as out:
+        out.write(fmt.encode_record(9, b"c" * 40))
+    with pytest.raises(WalCorruption, match="found seq 9, expected 3"):
+        Wal.open(tmp_path, segment_size_bytes=1 << 20)
 
 
 def test_truncate_before_keeps_a_segment_whose_successor_is_not_on_disk(tmp_path: Path) -> None:

@@ -158,6 +158,10 @@ class RecordTooLargeError(WalError, ValueError):
 
 log = logging.getLogger("quorumdb.wal")
 
+# Retired segments kept as spares (``release_before``), and their file name prefix.
+MAX_SPARE_SEGMENTS: Final = 2
+SPARE_PREFIX: Final = "spare-"
+
 
 # --- the interface ------------------------------------------------------------------------
 
@@ -230,6 +234,9 @@ class _Segment:
     fd: int | None = None  # open for appending while it may still receive or sync data
     pending: bytearray = field(default_factory=bytearray)
     file_bytes: int = 0  # the file's length: size_bytes written, plus preallocated zeroes
+    # the prefix known to hold only records and zeroes: below file_bytes in a recycled
+    # file, whose old records are overwritten with zeroes ahead of the tail
+    clean_bytes: int = 0
 
     @property
     def record_count(self) -> int:
@@ -283,6 +290,10 @@ class Wal:
         self._failure: BaseException | None = None
         self._closed = False
         self._deleter: concurrent.futures.ThreadPoolExecutor | None = None  # release_before
+        # retired segment files kept for reuse (filled by the deleter thread; deque's
+        # append and popleft are atomic)
+        self._spares: deque[Path] = deque()
+        self.recycled = 0  # segments created from a spare
         self.recovery = RecoveryReport(segments=0, records=0)
 
     @classmethod
@@ -444,9 +455,9 @@ class Wal:
         change. Recovery reads the zeroes as a torn tail and trims them; sealing trims
         them too, because only the last segment may end in anything but records."""
         want = min(segment.size_bytes + self._preallocate_bytes, self._segment_size_bytes)
-        if segment.file_bytes - segment.size_bytes >= self._preallocate_bytes // 2:
+        if segment.clean_bytes - segment.size_bytes >= self._preallocate_bytes // 2:
             return
-        start = max(segment.file_bytes, segment.size_bytes)
+        start = max(segment.clean_bytes, segment.size_bytes)
         if want <= start:
             return
         assert segment.fd is not None
@@ -454,7 +465,8 @@ class Wal:
         offset = start
         while offset < want:
             offset += os.pwrite(segment.fd, zeroes[: want - offset], offset)
-        segment.file_bytes = want
+        segment.clean_bytes = want
+        segment.file_bytes = max(segment.file_bytes, want)
 
     def _sync_cut(self, segment: _Segment) -> None:
         """Cuts preallocated zeroes off a segment that receives no more records (only the
@@ -462,7 +474,7 @@ class Wal:
         assert segment.fd is not None
         if segment.file_bytes > segment.size_bytes:
             os.ftruncate(segment.fd, segment.size_bytes)
-            segment.file_bytes = segment.size_bytes
+            segment.file_bytes = segment.clean_bytes = segment.size_bytes
         self._fdatasync(segment.fd)
 
     def _seal(self, segment: _Segment) -> None:
@@ -475,6 +487,10 @@ class Wal:
 
     def _create_segment_file(self, segment: _Segment) -> None:
         final = self._directory / segment.name
+        spare = self._take_spare()
+        if spare is not None:
+            self._recycle(spare, segment)
+            return
         temporary = self._directory / (segment.name + _TMP_SUFFIX)
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
@@ -490,7 +506,38 @@ class Wal:
             raise
         segment.fd = fd
         segment.on_disk = True
-        segment.file_bytes = SEGMENT_HEADER_BYTES
+        segment.file_bytes = segment.clean_bytes = SEGMENT_HEADER_BYTES
+
+    def _take_spare(self) -> Path | None:
+        try:
+            return self._spares.popleft()
+        except IndexError:
+            return None
+
+    def _recycle(self, spare: Path, segment: _Segment) -> None:
+        """A retired segment's file becomes the new segment: its header is rewritten and
+        synced before it takes the segment's name, so the name never points at the old
+        header. Its old records stay on disk until the records and preallocated zeroes
+        of the new segment overwrite them; recovery reads an intact record whose sequence
+        number is older than expected, in the last segment, as the end of the log."""
+        fd = os.open(spare, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            header = encode_segment_header(segment.first_seq)
+            if os.pwrite(fd, header, 0) != len(header):
+                raise OSError(f"short write of a segment header to {spare.name}")
+            self._fdatasync(fd)
+            os.rename(spare, self._directory / segment.name)
+            fsync_directory(self._directory)
+            os.lseek(fd, SEGMENT_HEADER_BYTES, os.SEEK_SET)
+            length = os.fstat(fd).st_size
+        except BaseException:
+            os.close(fd)
+            raise
+        segment.fd = fd
+        segment.on_disk = True
+        segment.file_bytes = length
+        segment.clean_bytes = SEGMENT_HEADER_BYTES
+        self.recycled += 1
 
     def _guarded(self, operation: Callable[[], None]) -> None:
         try:
@@ -534,7 +581,7 @@ class Wal:
             if self._deleter is None:
                 self._deleter = concurrent.futures.ThreadPoolExecutor(
                     max_workers=1, thread_name_prefix="quorumdb-wal-delete")
-            self._deleter.submit(_delete_files, victims)
+            self._deleter.submit(_retire_files, victims, self._spares)
         return len(victims)
 
     def _detach_before(self, seq: int) -> list[_Segment]:
@@ -616,6 +663,9 @@ class Wal:
             first_seq = parse_segment_file_name(entry)
             if first_seq is not None:
                 found.append((first_seq, entry))
+            elif entry.startswith(SPARE_PREFIX) and parse_segment_file_name(
+                    entry.removeprefix(SPARE_PREFIX)) is not None:
+                self._spares.append(self._directory / entry)
         found.sort()
         if removed:
             fsync_directory(self._directory)
@@ -673,7 +723,11 @@ class Wal:
             report = None
             if stream.end_offset != file_size:
                 reason = stream.describe_stop(None)
-                if not is_last or stream.failure is DecodeFailure.SEQUENCE:
+                stale = (stream.failure is DecodeFailure.SEQUENCE
+                         and stream.seq_found is not None and stream.seq_found < first_seq)
+                if stale:
+                    reason = f"{reason}: a recycled segment's old records"
+                if not is_last or (stream.failure is DecodeFailure.SEQUENCE and not stale):
                     raise WalCorruption(name, stream.end_offset, reason)
                 if _zero_from(fd, stream.end_offset):
                     reason = PREALLOCATED_REASON
@@ -704,6 +758,7 @@ class Wal:
                 size_bytes=stream.end_offset,
                 on_disk=True,
                 file_bytes=stream.end_offset,
+                clean_bytes=stream.end_offset,
             )
             if is_last:
                 os.lseek(fd, stream.end_offset, os.SEEK_SET)
@@ -747,6 +802,12 @@ class Wal:
             return
         self._closed = True
         self._dirty = []
+        tail = self._segments[-1] if self._segments else None
+        if tail is not None and tail.fd is not None and tail.file_bytes > tail.clean_bytes:
+            # a recycled tail: cut the old records beyond its zeroes, so the next open
+            # finds a preallocated tail rather than something to report
+            with contextlib.suppress(OSError):
+                os.ftruncate(tail.fd, max(tail.clean_bytes, tail.size_bytes - len(tail.pending)))
         if self._deleter is not None:
             self._deleter.shutdown(wait=True)
         self._release()
@@ -769,6 +830,23 @@ class Wal:
 
 
 _OPEN_TOKEN: Final = object()
+
+
+def _retire_files(paths: list[Path], spares: deque[Path]) -> None:
+    """``release_before``'s thread: up to ``MAX_SPARE_SEGMENTS`` retired segments are
+    renamed to spares for the next segments to reuse (no blocks freed now, none to
+    allocate then), the rest deleted."""
+    for index, path in enumerate(paths):
+        if len(spares) >= MAX_SPARE_SEGMENTS:
+            _delete_files(paths[index:])
+            return
+        spare = path.with_name(SPARE_PREFIX + path.name)
+        try:
+            os.rename(path, spare)
+        except OSError as exc:
+            log.warning("could not keep WAL segment %s as a spare: %r", path.name, exc)
+            continue
+        spares.append(spare)
 
 
 def _delete_files(paths: list[Path]) -> None:
