@@ -13,9 +13,9 @@ DESIGN.md, "Roles": a storage node hosts many partition replicas. Each replica i
    out before the leader's own sync, see ``_handle``);
 3. apply committed entries of every group (``Engine.apply``: readable at once from the
    engine's overlay, committed to LMDB with later cycles' in one transaction, at
-   ``APPLY_BATCH_WRITES`` or ``SETTLE_DELAY_S`` after the node was quiet; no sync: the WAL is the durability point, and a checkpoint
-   commits and syncs LMDB before the WAL behind it is dropped), deliver proposal
-   replies;
+   ``APPLY_BATCH_WRITES`` or ``SETTLE_DELAY_S`` after the node was quiet; no sync: the
+   WAL is the durability point, and a checkpoint commits and syncs LMDB before the WAL
+   behind it is dropped), deliver proposal replies;
 4. ``advance`` each member.
 
 WAL records: ``(group, kind, body)`` with kind ``entry`` (an accepted entry; a later
