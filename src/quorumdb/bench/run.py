@@ -14,11 +14,14 @@ from sending to the complete answer.
 
 Open loop (``--rate R``): request ``n`` of the run is due at ``t0 + n / R`` and is sent by
 client ``n mod C`` (``intended_time``), so the schedule does not slow down when the
-server does. A latency is measured from the *intended* time whenever the request had to
-wait for its client's previous answer (queueing is charged, coordinated omission does not
-hide it), and from the send time when the client was idle and only the event loop's
-millisecond timer made it late (``corrected_start``): uvloop's timers are 1 ms coarse and
-that lateness is the client's, not the server's (``schedule_lag`` reports it). Requests
+server does. Clients wait for their next due time on a ``Pacer``: asyncio's timer by
+default, which wakes in whole milliseconds (requests due within one leave together), or
+with ``--precise-pacing`` a timerfd (sub-millisecond, at about twice the client CPU per
+request). A latency is measured from the *intended* time whenever the request had to
+wait for its client's previous answer (queueing is charged, coordinated omission does
+not hide it), and from the send time when the client was idle and only its own wake-up
+made it late (``corrected_start``): that lateness is the client's, not the server's
+(``schedule_lag`` reports it). Requests
 still due when the run ends are counted as ``unsent``: a non-zero figure means the
 endpoint (or the client) could not keep up with ``R``.
 
@@ -45,6 +48,7 @@ from typing import Any
 
 from quorumdb.bench.client import Connection, Endpoint, Signer, error_type
 from quorumdb.bench.histogram import Histogram
+from quorumdb.bench.pacer import Pacer
 from quorumdb.bench.workloads import (
     BATCH_WRITE_MAX,
     CONFLICT,
@@ -86,6 +90,7 @@ class BenchOptions:
     group_size: int = 1
     batch_size: int = BATCH_WRITE_MAX
     scan_max: int = 100
+    precise_pacing: bool = False
     table: str = "bench"
     preload: bool = False
     preload_timeout_s: float = 600.0
@@ -201,7 +206,7 @@ async def _worker(options: BenchOptions, index: int, share: int, client_offset: 
                 stats.unsent += math.ceil((end - intended) * rate / clients)
                 return
             if intended > now:
-                await asyncio.sleep(intended - now)
+                await pacer.sleep_until(intended)
             op = choose()
             sent = perf()
             outcome = await execute(connection, op)
@@ -233,6 +238,7 @@ async def _worker(options: BenchOptions, index: int, share: int, client_offset: 
             previous = stats.all.copy()
             errors, completed = now_errors, stats.completed
 
+    pacer = Pacer(precise=options.precise_pacing)
     delay = t0 - perf()
     if delay > 0:
         await asyncio.sleep(delay)
@@ -261,6 +267,7 @@ async def _worker(options: BenchOptions, index: int, share: int, client_offset: 
         helper.cancel()
     for connection in connections:
         connection.close()
+    pacer.close()
     out.put(("done", index, {
         "all": stats.all.to_dict(),
         "by_op": {op: h.to_dict() for op, h in stats.by_op.items()},
@@ -552,6 +559,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="items per BatchWriteItem (at most 25)")
     parser.add_argument("--scan-max", type=int, default=100,
                         help="ycsb-e: longest range query (Limit uniform in 1..N)")
+    parser.add_argument("--precise-pacing", action="store_true",
+                        help="open loop: wake each client at its due time through a timerfd "
+                             "(sub-millisecond) instead of asyncio's millisecond timer; "
+                             "about twice the client CPU per request")
     parser.add_argument("--preload", action=argparse.BooleanOptionalAction, default=None,
                         help="load keys 0..keys-1 first (default: on for reading workloads)")
     parser.add_argument("--preload-timeout", type=float, default=600.0)
@@ -583,7 +594,7 @@ def options_from_args(args: argparse.Namespace) -> BenchOptions:
         keys=max(1, args.keys),
         distribution=args.distribution or default_distribution(workload),
         group_size=group_size, batch_size=max(1, min(args.batch_size, BATCH_WRITE_MAX)),
-        scan_max=max(1, args.scan_max), table=table,
+        scan_max=max(1, args.scan_max), precise_pacing=args.precise_pacing, table=table,
         preload=args.preload if args.preload is not None else default_preload(workload),
         preload_timeout_s=max(1.0, args.preload_timeout),
         timeout_s=max(0.1, args.timeout), region=args.region,
