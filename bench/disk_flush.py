@@ -6,7 +6,7 @@ shares it between the writes of a batch). This measures that sync without quorum
 2 KB append to a preallocated file, then ``fdatasync``, in a loop, for ``--seconds``.
 With ``--background-mb-s R`` a thread dirties R MB/s of 4 KB pages at random places in
 a 256 MB file and writes them back every 100 ms in ``--chunk-kb`` chunks with
-``sync_file_range`` (what ``storage/lmdb_checkpoint.write_back`` does for LMDB's pages).
+``storage.lmdb_checkpoint.write_back`` (what a checkpoint does for LMDB's pages).
 
     .venv/bin/python bench/disk_flush.py                      # the sync alone
     .venv/bin/python bench/disk_flush.py --background-mb-s 60 # with checkpoint traffic
@@ -18,7 +18,6 @@ directory, not /tmp if that is tmpfs) and are removed afterwards. Linux only.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 import random
 import shutil
@@ -26,10 +25,7 @@ import tempfile
 import threading
 import time
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_sync_file_range = _libc.sync_file_range
-_sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-_SFR_WAIT_ALL = 1 | 2 | 4  # WAIT_BEFORE | WRITE | WAIT_AFTER
+from quorumdb.storage.lmdb_checkpoint import write_back
 
 PAGE = 4096
 DATA_BYTES = 256 << 20
@@ -49,8 +45,7 @@ def background_writer(path: str, mb_per_s: float, chunk: int, stop: threading.Ev
             began = time.perf_counter()
             for _ in range(pages):
                 os.pwrite(fd, page, rng.randrange(DATA_BYTES // PAGE) * PAGE)
-            for offset in range(0, DATA_BYTES, chunk):
-                _sync_file_range(fd, offset, chunk, _SFR_WAIT_ALL)
+            write_back(fd, chunk)
             left = PERIOD_S - (time.perf_counter() - began)
             if left > 0:
                 stop.wait(left)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 import uvloop
@@ -13,8 +15,8 @@ from quorumdb.bench import pacer as pacer_module
 from quorumdb.bench.pacer import Pacer
 
 
-def run(main: object) -> None:
-    uvloop.run(main)  # type: ignore[arg-type]
+def run(main: Coroutine[Any, Any, None]) -> None:
+    uvloop.run(main)
 
 
 def test_waiters_wake_in_due_order_and_never_early() -> None:

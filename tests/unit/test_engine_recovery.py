@@ -265,7 +265,7 @@ def test_reads_see_acknowledged_writes_not_yet_committed_to_lmdb(tmp_path: Path)
                 await write_phase(engine, model, rng, 100, ["a"])
                 assert engine._unapplied  # the overlay holds writes LMDB does not
                 check_reads(engine)
-                engine._apply_unapplied()
+                engine.settle()
                 assert not engine.open_partition("a").unapplied
                 check_reads(engine)
             await write_phase(engine, model, rng, 60, ["a"])

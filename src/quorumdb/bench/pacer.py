@@ -28,6 +28,7 @@ import itertools
 import os
 import sys
 import time
+from typing import Any
 
 _CLOCK_MONOTONIC = 1
 _TFD_NONBLOCK = os.O_NONBLOCK
@@ -43,7 +44,8 @@ class _Itimerspec(ctypes.Structure):
     _fields_ = [("it_interval", _Timespec), ("it_value", _Timespec)]
 
 
-def _libc_timerfd() -> tuple[object, object] | None:
+def _libc_timerfd() -> tuple[Any, Any] | None:
+    """libc's ``timerfd_create`` and ``timerfd_settime`` (Python 3.11 has no binding)."""
     if not sys.platform.startswith("linux"):
         return None
     libc = ctypes.CDLL(None, use_errno=True)
@@ -71,7 +73,7 @@ class Pacer:
         self._fd: int | None = None
         if precise and _TIMERFD is not None:
             create = _TIMERFD[0]
-            fd = create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC)  # type: ignore[operator]
+            fd = create(_CLOCK_MONOTONIC, _TFD_NONBLOCK | _TFD_CLOEXEC)
             if fd >= 0:
                 self._fd = fd
                 self._loop.add_reader(fd, self._fire)
@@ -112,7 +114,7 @@ class Pacer:
         spec = _Itimerspec(_Timespec(0, 0),
                            _Timespec(seconds, max(1, int((when - seconds) * 1e9))))
         settime = _TIMERFD[1]
-        if settime(self._fd, _TFD_TIMER_ABSTIME, ctypes.byref(spec), None) != 0:  # type: ignore[operator]
+        if settime(self._fd, _TFD_TIMER_ABSTIME, ctypes.byref(spec), None) != 0:
             raise OSError(ctypes.get_errno(), "timerfd_settime failed")
         self._armed = when
 

@@ -424,8 +424,6 @@ class Engine:
         self._unapplied: dict[str, Partition] = {}
         self._unapplied_writes = 0
         self._unapplied_seq = 0
-        # storage nodes: each partition's newest slot in the overlay (``apply``)
-        self._unapplied_slots: dict[str, int] = {}
         self._apply_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._staged_count = 0
@@ -527,7 +525,7 @@ class Engine:
         return partition
 
     def drop_partition(self, name: str) -> None:
-        self._apply_unapplied()  # in log order (a storage node's partitions: in any order)
+        self.settle()  # in log order (a storage node's partitions: in any order)
         partition = self._forget_partition(name)
         if self._log is not None:
             self._run_logged([_DROP, name], partition.db)
@@ -599,7 +597,7 @@ class Engine:
         future = self._flush_future
         if not self._dirty or future is None:
             if self._unapplied:  # a dropped partition emptied the batch this deferred to
-                self._apply_unapplied()
+                self.settle()
             return
         batch = [(p, p.staged) for p in self._dirty.values()]
         for partition, _ in batch:
@@ -624,7 +622,7 @@ class Engine:
         self.flushes += 1
         future.set_result(None)
         if self._unapplied_writes >= APPLY_BATCH_WRITES:
-            self._apply_unapplied()
+            self.settle()
         elif self._unapplied and not self._apply_scheduled:
             self._apply_scheduled = True
             assert self._loop is not None
@@ -660,20 +658,27 @@ class Engine:
     def _apply_when_quiet(self) -> None:
         self._apply_scheduled = False
         if not self._flush_scheduled:  # else the next flush decides
-            self._apply_unapplied()
+            self.settle()
 
-    def _apply_unapplied(self) -> None:
-        """Commits every acknowledged write not yet in LMDB, in one transaction. If that
-        fails the writes stay readable from the overlay and the engine refuses writes
-        from then on (``_write_batch`` records the failure)."""
+    def settle(self) -> None:
+        """Commits every acknowledged write not yet in LMDB, in one transaction (when the
+        overlay is full or the loop quiet, and before anything that reads LMDB's state of
+        a partition as a whole). If that fails the writes stay readable from the overlay
+        and the engine refuses writes from then on (``_write_batch`` records the
+        failure). With the engine's WAL the transaction records the log position it
+        holds; a storage node's (no WAL of the engine's) records each partition's applied
+        slot, the newest ``apply`` set."""
         if not self._unapplied:
             return
         batch = [(partition, partition.unapplied) for partition in self._unapplied.values()]
-        slots, self._unapplied_slots = self._unapplied_slots, {}
+        if self._log is not None:
+            seq, slots = self._unapplied_seq, None
+        else:
+            seq, slots = None, {name: self._applied[name] for name in self._unapplied}
         self._unapplied = {}
         self._unapplied_writes = 0
         try:
-            self._commit(batch, self._unapplied_seq if self._log is not None else None, slots)
+            self._commit(batch, seq, slots)
         except Exception as exc:
             log.error("LMDB commit failed; writes are refused from now on: %r", exc)
             return
@@ -698,7 +703,7 @@ class Engine:
                         continue
                     self._write_images(txn, partition, stats, (
                         (key, entry.value) for key, entry in staged.items()))
-                    if slots:
+                    if slots is not None:
                         txn.put(b"applied/" + partition.name.encode(),
                                 b"%d" % slots[partition.name], db=self.meta)
                 if seq is not None:
@@ -765,7 +770,7 @@ class Engine:
     def _run_logged(self, record: list[Any], db: Any = None) -> None:
         """A control record (catalog write, dropped partition): durable and applied
         before this returns, in log order with the batches around it."""
-        self._apply_unapplied()
+        self.settle()
         self._check_usable()
         seq = self._append_and_sync([_ENCODER.encode(record)])
         try:
@@ -914,19 +919,13 @@ class Engine:
                 partition.unapplied.update((key, _Staged(value, None)) for key, value in writes)
                 self._unapplied_writes += len(writes)
             self._unapplied[name] = partition
-            self._unapplied_slots[name] = slot
             self._applied[name] = slot
         if self._unapplied_writes >= APPLY_BATCH_WRITES:
-            self._apply_unapplied()
-
-    def settle(self) -> None:
-        """Commits the overlay to LMDB now (a storage node with nothing else to do, or
-        before anything that reads LMDB's state of a partition as a whole)."""
-        self._apply_unapplied()
+            self.settle()
 
     def capture(self, name: str) -> tuple[int, bytes]:
         """The applied state of a partition (for a snapshot): its slot and every entry."""
-        self._apply_unapplied()
+        self.settle()
         partition = self.open_partition(name)
         with self.env.begin(db=partition.db, buffers=False) as txn:
             entries = [unwrap(k, v) for k, v in txn.cursor().iternext()]
@@ -936,7 +935,7 @@ class Engine:
 
     def install(self, name: str, slot: int, state: bytes) -> None:
         """Replaces a partition's content by a snapshot taken at ``slot``."""
-        self._apply_unapplied()
+        self.settle()
         entries = msgspec.msgpack.decode(state, type=list[tuple[bytes, bytes]])
         partition = self.open_partition(name)
         stats = PartitionStats()
@@ -958,7 +957,7 @@ class Engine:
         if self._data_fd is None:
             self.env.sync(True)
             return
-        self._apply_unapplied()
+        self.settle()
         self._check_usable()
         self._checkpoint_inline()
 
@@ -1018,7 +1017,7 @@ class Engine:
         if self._read_txn is not None:
             self._read_txn.abort()
             self._read_txn = None
-        self._apply_unapplied()
+        self.settle()
         if self._log is not None and self._failure is None:
             self._checkpoint_inline()  # a clean stop replays nothing on the next open
         if self._pin is not None:

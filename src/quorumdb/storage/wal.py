@@ -14,8 +14,8 @@ The log is a directory of segment files ``wal-<first_seq:020d>.log`` (format and
 segment (the *tail*) until the next record would push it past ``segment_size_bytes``;
 then a new segment starts. ``truncate_before(seq)`` deletes whole segments once every
 record in them is below ``seq`` (the caller checkpointed and archived them);
-``release_before(seq)`` does the same for a caller on an event loop, the files deleted
-on a thread.
+``release_before(seq)`` does the same for a caller on an event loop, the files retired
+on a thread (up to two kept as spares that the next segments reuse).
 
 ::
 
@@ -571,11 +571,12 @@ class Wal:
 
     def release_before(self, seq: int) -> int:
         """``truncate_before`` for a caller on an event loop: the segments leave the log
-        now, their files are deleted on a thread of the WAL's own. Deleting a full 64 MB
-        segment took up to 17 ms here (measured under PutItem at half of peak: one such
-        stall per segment set the run's p99.9). A crash before the deletion leaves whole
+        now, their files are retired on a thread of the WAL's own (kept as spares for
+        the next segments, or deleted: ``_retire_files``). Deleting a full 64 MB segment
+        took up to 17 ms here (measured under PutItem at half of peak: one such stall per
+        segment set the run's p99.9). A crash before the files are retired leaves whole
         segments older than the log's start, which the next open reads past and the next
-        truncation deletes."""
+        release retires."""
         victims = [self._directory / segment.name for segment in self._detach_before(seq)]
         if victims:
             if self._deleter is None:
