@@ -1,0 +1,87 @@
+"""The C measuring tools in ``bench/`` (``openloop``, ``fixed_server``, ``cpu_stalls``)
+build with the machine's compiler, run against a real ``quorumdb serve`` and report what
+they saw (counts and errors are asserted; timings are not: no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import ServerProcess, unique_name
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None,
+                                reason="no C compiler on this machine")
+
+
+def openloop(*args: str) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "bench/openloop.py", "--json", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    report: dict[str, Any] = json.loads(done.stdout)
+    return report
+
+
+def test_open_loop_sends_every_due_request_and_answers_are_items(server: ServerProcess) -> None:
+    table = unique_name("openloop")
+    report = openloop("--endpoint", server.endpoint, "--table", table, "--workload", "get",
+                      "--keys", "200", "--rate", "400", "--duration", "1", "--warmup", "0.25",
+                      "--connections", "4")
+    # Every request due in the recorded second, and none of the warm-up's, is counted.
+    assert report["ops"] == 400
+    assert report["errors"] == 0
+    assert 0 < report["min_ms"] <= report["p50_ms"] <= report["p99_ms"] <= report["max_ms"]
+
+
+def test_closed_loop_puts_with_one_connection(server: ServerProcess) -> None:
+    table = unique_name("openloop")
+    report = openloop("--endpoint", server.endpoint, "--table", table, "--workload", "put",
+                      "--keys", "50", "--duration", "0.5", "--warmup", "0", "--connections",
+                      "1")
+    assert report["ops"] > 10
+    assert report["errors"] == 0
+
+
+def test_error_answers_are_counted_as_errors(server: ServerProcess) -> None:
+    # No setup, and a table that does not exist: every answer is a 400
+    # (ResourceNotFoundException), and every one is counted.
+    table = unique_name("missing")
+    done = subprocess.run(
+        [sys.executable, "-c",
+         "import sys; sys.path.insert(0, 'bench');"
+         "import openloop, json; from quorumdb.bench.run import BenchOptions;"
+         f"o = BenchOptions(endpoint={server.endpoint!r}, workload='get', rate=100.0,"
+         f" duration_s=0.5, warmup_s=0.0, keys=10, table={table!r});"
+         "print(json.dumps(openloop.run(o, 2, skip_setup=True)))"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["errors"] == report["ops"] == 50
+    assert "ResourceNotFoundException" in done.stderr  # the first error, shown
+
+
+def test_platform_floor_runs_against_the_c_server() -> None:
+    report = openloop("--platform-floor", "--rate", "500", "--duration", "0.5", "--warmup",
+                      "0", "--connections", "2")
+    assert report["ops"] == 250
+    assert report["errors"] == 0
+    assert report["workload"].startswith("platform floor")
+
+
+def test_cpu_stalls_reports_every_cpu() -> None:
+    done = subprocess.run([sys.executable, "bench/cpu_stalls.py", "--seconds", "0.3"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    lines = done.stdout.splitlines()
+    assert len(lines) == len(os.sched_getaffinity(0))
+    for line in lines:
+        assert re.match(r"cpu \d+: 0.3 s, gaps over 0.25 ms \d+, .* longest [\d.]+ ms; "
+                        r"[\d.]+% of the time", line), line
