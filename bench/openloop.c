@@ -49,6 +49,7 @@ typedef struct {
     int fd;
     int busy;
     uint64_t due;   /* intended start of the request in flight (ns) */
+    int kept;       /* its latency is recorded (due after the warm-up) */
     size_t have;    /* bytes of the current response read so far */
     char *buffer;
 } conn_t;
@@ -250,6 +251,7 @@ int main(int argc, char **argv) {
                 c->busy = 1;
                 c->have = 0;
                 c->due = now;
+                c->kept = now >= keep_from;
                 send_all(c->fd, req[next % nreq], req_len[next % nreq]);
                 next++;
             }
@@ -262,7 +264,8 @@ int main(int argc, char **argv) {
                 c->busy = 1;
                 c->have = 0;
                 c->due = t0 + (uint64_t)((double)i * period);
-                if (i >= first_kept) keep(&lag, now - c->due);
+                c->kept = i >= first_kept;
+                if (c->kept) keep(&lag, now - c->due);
                 send_all(c->fd, req[i % nreq], req_len[i % nreq]);
             }
         }
@@ -313,7 +316,7 @@ int main(int argc, char **argv) {
                             (int)(c->have > 600 ? 600 : c->have), c->buffer);
                 errors++;
             }
-            if (c->due >= keep_from) keep(&lat, now - c->due);
+            if (c->kept) keep(&lat, now - c->due);
             c->busy = 0;
             done++;
             idle[nidle++] = (int)which;
