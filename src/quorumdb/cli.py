@@ -13,6 +13,11 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--data-dir", default="./data",
                        help="where data lives (default ./data); ignored with --in-memory")
+    serve.add_argument("--wal-dir", default=None,
+                       help="the write-ahead log in this directory instead of DATA_DIR/wal "
+                            "(a disk of its own: its syncs then do not wait for the data "
+                            "files' write-back); the data directory remembers it "
+                            "(--replicas 1 only)")
     serve.add_argument("--in-memory", action="store_true",
                        help="keep data in memory only (lost when the process ends)")
     serve.add_argument("--region", default="us-east-1")
@@ -48,9 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from quorumdb.api.server import ServeOptions, run
 
+        if args.wal_dir is not None and (args.in_memory or args.replicas != 1):
+            parser.error("--wal-dir needs a data directory and --replicas 1")
         return run(ServeOptions(
             host=args.host, port=args.port,
-            data_dir=None if args.in_memory else args.data_dir,
+            data_dir=None if args.in_memory else args.data_dir, wal_dir=args.wal_dir,
             region=args.region, credentials_path=args.credentials,
             transition_delay_s=args.table_transition_ms / 1000.0,
             replicas=args.replicas, eventual_reads_anywhere=args.stale_reads,

@@ -130,3 +130,77 @@ def test_a_second_server_on_the_same_data_directory_exits_with_one_line(
     assert done.stderr.strip().splitlines() == [
         f"quorumdb: {durable.data_dir} is in use by another quorumdb process"]
     make_client(durable.endpoint).list_tables()
+
+
+def serve_once(*args: str) -> subprocess.CompletedProcess[str]:
+    """A server that is expected to refuse to start: its exit code and output."""
+    return subprocess.run(
+        [sys.executable, "-m", "quorumdb", "serve", "--host", "127.0.0.1", "--port",
+         str(free_port()), *args], capture_output=True, text=True, timeout=60)
+
+
+def test_wal_dir_keeps_the_log_apart_and_a_crash_loses_nothing(tmp_path: Path) -> None:
+    """``--wal-dir``: the log in a directory of its own (a disk of its own in
+    production); SIGKILL loses no acknowledged write, and the data directory remembers
+    where its log is, so that a start without it (or with another) refuses instead of
+    starting from an empty log."""
+    data, wal = tmp_path / "data", tmp_path / "wal-disk" / "log"
+    server = ServerProcess(["--wal-dir", str(wal)], data)
+    server.start()
+    try:
+        ddb = make_client(server.endpoint)
+        create(ddb, "apart")
+        write_items(ddb, "apart", 30)
+        server.kill()
+        assert any(path.name.startswith("wal-") for path in wal.iterdir())
+        assert not (data / "wal").exists()
+        server.start()
+        check_items(make_client(server.endpoint), "apart", 30)
+        server.kill()
+    finally:
+        server.stop()
+    inside = serve_once("--data-dir", str(data))
+    assert inside.returncode == 1
+    assert inside.stderr.strip().splitlines() == [
+        f"quorumdb: {data} keeps its WAL in {wal.resolve()}: start it with --wal-dir "
+        f"{wal.resolve()}"]
+    elsewhere = serve_once("--data-dir", str(data), "--wal-dir", str(tmp_path / "other"))
+    assert elsewhere.returncode == 1
+    assert "keeps its WAL in" in elsewhere.stderr
+    assert not (tmp_path / "other").exists() or not list((tmp_path / "other").iterdir())
+
+
+def test_wal_dir_is_refused_for_a_data_directory_that_keeps_its_log_inside(
+        durable: ServerProcess, tmp_path: Path) -> None:
+    ddb = make_client(durable.endpoint)
+    create(ddb, "inside")
+    durable.kill()
+    assert durable.data_dir is not None
+    moved = serve_once("--data-dir", str(durable.data_dir), "--wal-dir",
+                       str(tmp_path / "elsewhere"))
+    assert moved.returncode == 1
+    assert moved.stderr.strip().splitlines() == [
+        f"quorumdb: {durable.data_dir} keeps its WAL in "
+        f"{(durable.data_dir / 'wal').resolve()}: start it without --wal-dir"]
+
+
+def test_wal_dir_refuses_a_directory_holding_another_log(tmp_path: Path) -> None:
+    first = ServerProcess([], tmp_path / "first")
+    first.start()
+    try:
+        create(make_client(first.endpoint), "first")
+    finally:
+        first.stop()
+    taken = serve_once("--data-dir", str(tmp_path / "second"), "--wal-dir",
+                       str(tmp_path / "first" / "wal"))
+    assert taken.returncode == 1
+    assert "already holds a WAL" in taken.stderr
+
+
+@pytest.mark.parametrize("args", [["--in-memory"], ["--replicas", "3"]])
+def test_wal_dir_needs_a_data_directory_and_one_replica(args: list[str],
+                                                         tmp_path: Path) -> None:
+    done = serve_once("--data-dir", str(tmp_path / "d"), "--wal-dir", str(tmp_path / "w"),
+                      *args)
+    assert done.returncode == 2
+    assert "--wal-dir needs a data directory and --replicas 1" in done.stderr

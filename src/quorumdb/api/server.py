@@ -40,6 +40,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: str | None = "./data"
+    wal_dir: str | None = None
     region: str = "us-east-1"
     credentials_path: str | None = None
     transition_delay_s: float = 0.0
@@ -54,7 +55,8 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
     if options.replicas == 1:
         # front-end workers read LMDB directly: with them, a write is committed there
         # before it is acknowledged
-        engine = Engine(options.data_dir, defer_apply=options.workers == 0)
+        engine = Engine(options.data_dir, defer_apply=options.workers == 0,
+                        wal_dir=options.wal_dir)
     else:
         store = ReplicatedStore(options.data_dir, options.replicas,
                                 eventual_reads_anywhere=options.eventual_reads_anywhere)

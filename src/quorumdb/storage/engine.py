@@ -57,6 +57,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import lmdb
@@ -64,7 +65,7 @@ import msgspec
 
 from quorumdb.storage import lmdb_checkpoint
 from quorumdb.storage.errors import DataDirectoryError
-from quorumdb.storage.wal import PREALLOCATED_REASON, Wal, WalCorruption
+from quorumdb.storage.wal import PREALLOCATED_REASON, Wal, WalCorruption, fsync_directory
 
 log = logging.getLogger("quorumdb.storage")
 
@@ -92,6 +93,8 @@ META_DB = b"__meta__"
 #   [1, key, value | nil]                                  a catalog record
 #   [2, partition]                                         a dropped partition
 WAL_DIR = "wal"
+# The WAL's directory as the data directory last used it (``Engine._wal_location``).
+WAL_LOCATION_FILE = "wal-location"
 ENGINE_LOCK_FILE = "engine.lock"
 APPLIED_KEY = b"wal/applied"
 _WRITES, _META, _DROP = 0, 1, 2
@@ -373,15 +376,18 @@ class Engine:
     """An LMDB environment and the group commit of all its partitions."""
 
     def __init__(self, path: str | None, *, sync: bool = True, readonly: bool = False,
-                 checkpoint_bytes: int = CHECKPOINT_BYTES, defer_apply: bool = False) -> None:
+                 checkpoint_bytes: int = CHECKPOINT_BYTES, defer_apply: bool = False,
+                 wal_dir: str | None = None) -> None:
         """``readonly``: a front-end worker's view of another process's environment
         (reads through LMDB's multi-process readers; every write stays with the owner).
         ``sync`` with a ``path``: the engine's own WAL makes writes durable (see the
         module docstring); without: the owner (a storage node) does. ``defer_apply``:
         with the WAL, acknowledge a batch once it is in the log and commit it to LMDB
         later with others (only when every reader is in this process: see
-        ``_start_flush``)."""
+        ``_start_flush``). ``wal_dir``: the engine's WAL there instead of in
+        ``<path>/wal`` (``_wal_location``)."""
         self._temp_dir: str | None = None
+        self._wal_dir = wal_dir
         self.readonly = readonly
         if path is None:
             base = "/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -796,7 +802,7 @@ class Engine:
         second crash replays nothing twice."""
         raw = self.meta_get(APPLIED_KEY)
         applied = int(raw) if raw else 0
-        wal = Wal.open(os.path.join(self.path, WAL_DIR), initial_seq=applied + 1,
+        wal = Wal.open(self._wal_location(), initial_seq=applied + 1,
                        preallocate_bytes=WAL_PREALLOCATE_BYTES)
         self._log = wal
         if wal.recovery.truncated_bytes and wal.recovery.reason != PREALLOCATED_REASON:
@@ -809,6 +815,47 @@ class Engine:
         self._applied_seq = max(applied, wal.synced_seq)
         self.committed()
         self._checkpoint_inline()
+
+    def _wal_location(self) -> str:
+        """The WAL's directory: ``<path>/wal``, or ``wal_dir`` (``serve --wal-dir``: the
+        log on a disk of its own, so that its syncs do not wait for LMDB's write-back).
+        The data directory records where its log is (``WAL_LOCATION_FILE``, written
+        and synced before the log is first used), and an open that names another
+        place stops with one line: started from an empty log, it would find LMDB
+        consistent and lose every acknowledged write that only the log held. A data
+        directory without the record is one that has always kept its log inside; a
+        ``wal_dir`` that holds another data directory's segments is refused too."""
+        default = os.path.realpath(os.path.join(self.path, WAL_DIR))
+        wanted = os.path.realpath(self._wal_dir) if self._wal_dir is not None else default
+        record = os.path.join(self.path, WAL_LOCATION_FILE)
+        try:
+            with open(record, encoding="utf-8") as file:
+                recorded: str | None = file.read().strip()
+        except FileNotFoundError:
+            recorded = None
+        if recorded is None:
+            if wanted != default and os.path.isdir(default) and os.listdir(default):
+                recorded = WAL_DIR
+            elif wanted != default and os.path.isdir(wanted) and any(
+                    name.endswith(".log") for name in os.listdir(wanted)):
+                raise DataDirectoryError(
+                    f"{wanted} already holds a WAL (another data directory's?); "
+                    f"{self.path} needs an empty or new --wal-dir")
+            else:
+                # inside: recorded relative, so the data directory can be moved or copied
+                temporary = record + ".tmp"
+                with open(temporary, "w", encoding="utf-8") as file:
+                    file.write((WAL_DIR if wanted == default else wanted) + "\n")
+                    file.flush()
+                    os.fsync(file.fileno())
+                os.rename(temporary, record)
+                fsync_directory(Path(self.path))
+                return wanted
+        where = default if recorded == WAL_DIR else recorded
+        if where != wanted:
+            hint = "without --wal-dir" if where == default else f"with --wal-dir {where}"
+            raise DataDirectoryError(f"{self.path} keeps its WAL in {where}: start it {hint}")
+        return wanted
 
     def _replay(self, seq: int, record: list[Any]) -> None:
         self.replayed_records += 1
