@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck venv clean bench compare model-check tools
+.PHONY: run test lint typecheck venv clean bench compare latency model-check tools
 
 venv: $(STAMP)
 
@@ -57,6 +57,11 @@ bench: $(STAMP)
 # 15 min; rewrites the compare section of docs/performance.md. Run on a quiet machine.
 compare: $(STAMP)
 	$(BIN)/python bench/compare.py --duration 8 --keys 20000 --concurrency 32 --processes 2
+
+# The latency targets measured by the C client (needs cc), next to the HTTP stack and the
+# machine's own floor, about 5 min; rewrites the latency section of docs/performance.md.
+latency: $(STAMP)
+	$(BIN)/python bench/latency.py --duration 10 --keys 100000
 
 # The spin model check of the replication protocol (src/quorumdb/replication/spec).
 model-check: tools

@@ -677,13 +677,13 @@ def _shorten(command: str) -> str:
     return command.replace(PYTHON, "python").replace(str(REPO) + "/", "")
 
 
-def write_section(path: Path, body: str) -> None:
+def write_section(path: Path, body: str, begin: str = BEGIN, end_marker: str = END) -> None:
     """Replaces the marked section of ``path`` (appends it when absent); nothing else."""
     text = path.read_text() if path.exists() else ""
-    section = f"{BEGIN}\n{body}\n{END}"
-    start, end = text.find(BEGIN), text.find(END)
+    section = f"{begin}\n{body}\n{end_marker}"
+    start, end = text.find(begin), text.find(end_marker)
     if start != -1 and end != -1 and end > start:
-        text = text[:start] + section + text[end + len(END):]
+        text = text[:start] + section + text[end + len(end_marker):]
     else:
         text = text + ("" if text.endswith("\n") or not text else "\n") + "\n" + section + "\n"
     path.write_text(text)

@@ -85,3 +85,24 @@ def test_cpu_stalls_reports_every_cpu() -> None:
     for line in lines:
         assert re.match(r"cpu \d+: 0.3 s, gaps over 0.25 ms \d+, .* longest [\d.]+ ms; "
                         r"[\d.]+% of the time", line), line
+
+
+def test_latency_smoke_run_measures_every_row_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "performance.md"
+    done = subprocess.run([sys.executable, "bench/latency.py", "--smoke", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| server")]
+    assert [row.split(" | ")[:2] for row in rows] == [
+        ["| quorumdb serve --data-dir (durable)", "GetItem"],
+        ["| quorumdb serve --data-dir (durable)", "PutItem"],
+        ["| quorumdb serve --in-memory", "GetItem"],
+        ["| quorumdb serve --in-memory", "PutItem"],
+        ["| HTTP stack (`ceiling_server.py`)", "GetItem"],
+        ["| HTTP stack (`ceiling_server.py`)", "PutItem"],
+        ["| machine floor (`fixed_server.c`)", "GetItem"],
+        ["| machine floor (`fixed_server.c`)", "PutItem"]]
+    for row in rows:
+        assert row.rstrip(" |").endswith("| 0"), row  # no errors
+    assert not out.exists()
