@@ -15,13 +15,15 @@ import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from power_loss import copy_state, power_loss_image, synced_images
 from quorumdb.storage import lmdb_checkpoint
-from quorumdb.storage.engine import WAL_DIR, Engine, pack_item
+from quorumdb.storage.engine import APPLY_DELAY_S, WAL_DIR, Engine, pack_item
 from quorumdb.storage.errors import DataDirectoryError
 
 Model = dict[str, dict[bytes, bytes]]
@@ -275,3 +277,33 @@ def test_reads_see_acknowledged_writes_not_yet_committed_to_lmdb(tmp_path: Path)
 
     asyncio.run(scenario())
     reopen_and_check(tmp_path / "crash", model, {})
+
+
+def test_the_overlay_is_committed_after_the_delay_and_not_after_close(tmp_path: Path) -> None:
+    """Below ``APPLY_BATCH_WRITES`` the overlay goes to LMDB ``APPLY_DELAY_S`` after a
+    group commit (not at once: requests that come one at a time would each find a commit
+    in front of them); a timer still pending when the engine closes does nothing."""
+    rng = random.Random(5)
+    model: Model = {}
+    errors: list[dict[str, Any]] = []
+
+    async def scenario() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: errors.append(ctx))
+        engine = Engine(str(tmp_path / "d"), defer_apply=True)
+        try:
+            await write_phase(engine, model, rng, 5, ["a"])
+            await asyncio.sleep(0)
+            assert engine._unapplied, "committed at once"
+            deadline = time.monotonic() + 10
+            while engine._unapplied and time.monotonic() < deadline:
+                await asyncio.sleep(0.005)
+            assert not engine._unapplied, "never committed"
+            await write_phase(engine, model, rng, 5, ["a"])
+            assert engine._unapplied
+        finally:
+            engine.close()  # commits the overlay; the timer still runs afterwards
+        await asyncio.sleep(APPLY_DELAY_S * 3)
+
+    asyncio.run(scenario())
+    assert errors == []
+    reopen_and_check(tmp_path / "d", model, {})
