@@ -125,7 +125,7 @@ APPLY_BATCH_WRITES = 256
 # group commit (when no flush is due then). Committing at once after every group commit
 # put an LMDB commit (~0.1-0.3 ms with 100 k items) in front of the next request whenever
 # requests came one at a time: durable PutItem at concurrency 1 (C client, 20 k keys)
-# p50 0.238-0.271 ms, p90 0.35-0.40 at once; 0.223-0.237, p90 0.28-0.30 after 20 ms.
+# p50 0.238-0.271 ms, p90 0.35-0.40 at once; 0.215-0.218, p90 0.26 after 20 ms.
 # Under load the overlay fills to ``APPLY_BATCH_WRITES`` first (no change at 5,400/s).
 APPLY_DELAY_S = 0.02
 # How long a restart waits for processes of the previous run (front-end workers of a
@@ -655,10 +655,10 @@ class Engine:
         """``defer_apply``: the batch, whose records are synced, is answered now and kept
         in the partitions' ``unapplied`` overlay (reads see it there) until LMDB commits
         it with the batches after it: at ``APPLY_BATCH_WRITES`` writes, or
-        ``APPLY_DELAY_S`` after a group commit when no flush is waiting then. Each LMDB commit copies every page it touches, and while a
-        checkpoint's pin holds each copy is a new page its sync must write; committing
-        many batches at once copies a page once for all of them (measured: PutItem
-        +16-18% at 32 clients)."""
+        ``APPLY_DELAY_S`` after a group commit when no flush is waiting then. Each LMDB
+        commit copies every page it touches, and while a checkpoint's pin holds each copy
+        is a new page its sync must write; committing many batches at once copies a page
+        once for all of them (measured: PutItem +16-18% at 32 clients)."""
         if seq is None:
             return  # every write went to a dropped partition
         self._unapplied_seq = seq
@@ -675,12 +675,12 @@ class Engine:
 
     def settle(self) -> None:
         """Commits every acknowledged write not yet in LMDB, in one transaction (when the
-        overlay is full or ``APPLY_DELAY_S`` after a group commit, and before anything that reads LMDB's state of
-        a partition as a whole). If that fails the writes stay readable from the overlay
-        and the engine refuses writes from then on (``_write_batch`` records the
-        failure). With the engine's WAL the transaction records the log position it
-        holds; a storage node's (no WAL of the engine's) records each partition's applied
-        slot, the newest ``apply`` set."""
+        overlay is full or ``APPLY_DELAY_S`` after a group commit, and before anything
+        that reads LMDB's state of a partition as a whole). If that fails the writes stay
+        readable from the overlay and the engine refuses writes from then on
+        (``_write_batch`` records the failure). With the engine's WAL the transaction
+        records the log position it holds; a storage node's (no WAL of the engine's)
+        records each partition's applied slot, the newest ``apply`` set."""
         if not self._unapplied:
             return
         batch = [(partition, partition.unapplied) for partition in self._unapplied.values()]
