@@ -346,6 +346,20 @@ def _probe(port: int) -> bool:
         return False
 
 
+def wait_serving(proc: subprocess.Popen[Any], port: int,
+                 timeout_s: float = READY_TIMEOUT_S) -> str | None:
+    """None once the server on ``port`` answers HTTP; else why not (it exited, or
+    ``timeout_s`` passed)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return f"exited with {proc.returncode}"
+        if _probe(port):
+            return None
+        time.sleep(0.1)
+    return f"not ready within {timeout_s:.0f} s"
+
+
 class RunningServer:
     def __init__(self, spec: ServerSpec, scratch: Path) -> None:
         assert spec.command is not None
@@ -366,15 +380,9 @@ class RunningServer:
             self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, cwd=self.scratch,
                                          env=ENV, start_new_session=True)
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"exited with {self.proc.returncode}: "
-                                   f"{tail(self.log_path, 5)}")
-            if _probe(self.port):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"not ready within {READY_TIMEOUT_S:.0f} s: {tail(self.log_path, 5)}")
+        why = wait_serving(self.proc, self.port)
+        if why is not None:
+            raise RuntimeError(f"{why}: {tail(self.log_path, 5)}")
 
     def peak_rss_mib(self) -> float | None:
         """VmHWM of the server's main process (file-backed pages such as LMDB's map count

@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
-from compare import machine, write_section
+from compare import free_port, machine, wait_serving, write_section
 from ctools import build, pinned
 from openloop import run as openloop_run
 
@@ -65,23 +64,10 @@ class Row:
     notes: list[str] = field(default_factory=list)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def wait_ready(port: int, proc: subprocess.Popen[Any]) -> None:
-    deadline = time.monotonic() + READY_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"no server on port {port} after {READY_S:g} s")
+    why = wait_serving(proc, port, READY_S)
+    if why is not None:
+        raise RuntimeError(f"server on port {port}: {why}")
 
 
 def stop(proc: subprocess.Popen[Any]) -> None:

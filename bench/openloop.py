@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
 import struct
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import uvloop
+from compare import free_port
 from ctools import build, pinned
 
 from quorumdb.bench.client import Endpoint, Signer
@@ -98,12 +98,6 @@ def run(options: BenchOptions, connections: int, *, client_cpu: int | None = Non
     report["target_rate"] = options.rate
     report["connections"] = connections
     return report
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def run_floor(options: BenchOptions, connections: int, server_cpu: int | None,
