@@ -685,11 +685,12 @@ def _shorten(command: str) -> str:
     return command.replace(PYTHON, "python").replace(str(REPO) + "/", "")
 
 
-def write_section(path: Path, body: str, begin: str = BEGIN, end_marker: str = END) -> None:
+def write_section(path: Path, body: str, begin_marker: str = BEGIN,
+                  end_marker: str = END) -> None:
     """Replaces the marked section of ``path`` (appends it when absent); nothing else."""
     text = path.read_text() if path.exists() else ""
-    section = f"{begin}\n{body}\n{end_marker}"
-    start, end = text.find(begin), text.find(end_marker)
+    section = f"{begin_marker}\n{body}\n{end_marker}"
+    start, end = text.find(begin_marker), text.find(end_marker)
     if start != -1 and end != -1 and end > start:
         text = text[:start] + section + text[end + len(end_marker):]
     else:

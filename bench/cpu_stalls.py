@@ -16,8 +16,19 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 from ctools import build, pinned
+
+
+def measure(seconds: float) -> dict[int, dict[str, Any]]:
+    """``cpu_stalls``'s report for every CPU this process may use, all probed at once."""
+    binary = build("cpu_stalls")
+    probes = {cpu: subprocess.Popen([str(binary), repr(seconds)], stdout=subprocess.PIPE,
+                                    text=True, preexec_fn=pinned(cpu))
+              for cpu in sorted(os.sched_getaffinity(0))}
+    return {cpu: json.loads(probe.communicate(timeout=seconds + 30)[0])
+            for cpu, probe in probes.items()}
 
 
 def main() -> int:
@@ -26,14 +37,7 @@ def main() -> int:
     args = parser.parse_args()
     if not 0 < args.seconds <= 3600:
         parser.error("--seconds in (0, 3600]")
-    binary = build("cpu_stalls")
-    cpus = sorted(os.sched_getaffinity(0))
-    probes = {cpu: subprocess.Popen([str(binary), repr(args.seconds)], stdout=subprocess.PIPE,
-                                    text=True, preexec_fn=pinned(cpu))
-              for cpu in cpus}
-    for cpu, probe in probes.items():
-        out, _ = probe.communicate(timeout=args.seconds + 30)
-        r = json.loads(out)
+    for cpu, r in measure(args.seconds).items():
         print(f"cpu {cpu}: {r['seconds']:.1f} s, gaps over 0.25 ms {r['over_250us']}, "
               f"over 0.5 ms {r['over_500us']}, over 1 ms {r['over_1ms']}, over 2 ms "
               f"{r['over_2ms']}, longest {r['max_ms']:.3f} ms; {r['lost_percent']:.2f}% of "

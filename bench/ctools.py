@@ -16,10 +16,12 @@ BUILD = ROOT / "build"
 
 
 def build(name: str) -> Path:
-    """The path of ``build/<name>``, compiled from ``bench/<name>.c`` if needed."""
+    """The path of ``build/<name>``, compiled from ``bench/<name>.c`` if it or a header
+    in ``bench/`` is newer."""
     source = ROOT / "bench" / f"{name}.c"
     binary = BUILD / name
-    if binary.exists() and binary.stat().st_mtime >= source.stat().st_mtime:
+    newest = max(path.stat().st_mtime for path in (source, *source.parent.glob("*.h")))
+    if binary.exists() and binary.stat().st_mtime >= newest:
         return binary
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:

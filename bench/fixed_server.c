@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http_head.h"
+
 #define BUFFER 65536
 #define MAX_FD 65536
 
@@ -37,17 +39,9 @@ static inbox_t *inbox[MAX_FD];
 
 /* Bytes of the first complete request in buf, 0 if none yet, -1 if malformed. */
 static long request_length(const char *buf, size_t have) {
-    const char *end = memmem(buf, have, "\r\n\r\n", 4);
-    if (end == NULL) return have >= BUFFER ? -1 : 0;
-    size_t head = (size_t)(end - buf) + 4;
-    long length = 0;
-    for (const char *line = memchr(buf, '\n', head); line != NULL && line < end;
-         line = memchr(line + 1, '\n', (size_t)(end - line))) {
-        if (strncasecmp(line + 1, "content-length:", 15) == 0) {
-            length = strtol(line + 16, NULL, 10);
-            break;
-        }
-    }
+    size_t head = head_length(buf, have);
+    if (head == 0) return have >= BUFFER ? -1 : 0;
+    long length = content_length(buf, head, 0);
     if (length < 0 || head + (size_t)length > BUFFER) return -1;
     return have >= head + (size_t)length ? (long)(head + (size_t)length) : 0;
 }

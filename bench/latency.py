@@ -28,7 +28,6 @@ duration plus ``openloop.py``'s own timeout; about 5 minutes in all with the def
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -39,6 +38,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import cpu_stalls
 import uvloop
 from compare import free_port, machine, wait_serving, write_section
 from ctools import build, pinned
@@ -87,16 +87,9 @@ def cpus() -> tuple[int | None, int | None]:
 
 
 def stalls(seconds: float) -> list[str]:
-    binary = build("cpu_stalls")
-    probes = {cpu: subprocess.Popen([str(binary), repr(seconds)], stdout=subprocess.PIPE,
-                                    text=True, preexec_fn=pinned(cpu))
-              for cpu in sorted(os.sched_getaffinity(0))}
-    out = []
-    for cpu, probe in probes.items():
-        r = json.loads(probe.communicate(timeout=seconds + 30)[0])
-        out.append(f"CPU {cpu}: {r['over_1ms']} gaps over 1 ms (longest {r['max_ms']:.1f} "
-                   f"ms), {r['lost_percent']:.2f}% of {r['seconds']:.0f} s in gaps over 50 us")
-    return out
+    return [f"CPU {cpu}: {r['over_1ms']} gaps over 1 ms (longest {r['max_ms']:.1f} ms), "
+            f"{r['lost_percent']:.2f}% of {r['seconds']:.0f} s in gaps over 50 us"
+            for cpu, r in cpu_stalls.measure(seconds).items()]
 
 
 def measure(options: BenchOptions, connections: int, client_cpu: int | None) -> dict[str, Any]:

@@ -42,6 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_head.h"
+
 #define READ_BUFFER (1 << 20)
 #define MAX_CONNECTIONS 4096
 
@@ -114,28 +116,20 @@ static int connect_to(const char *host, int port) {
 
 /* Length of a complete response in buf[0..have), 0 if incomplete; *status set. */
 static size_t response_length(const char *buf, size_t have, int *status) {
-    const char *end = memmem(buf, have, "\r\n\r\n", 4);
-    if (end == NULL) {
+    size_t head = head_length(buf, have);
+    if (head == 0) {
         if (have >= READ_BUFFER) {
             fprintf(stderr, "openloop: response headers over %d bytes\n", READ_BUFFER);
             exit(2);
         }
         return 0;
     }
-    size_t head = (size_t)(end - buf) + 4;
     if (have < 12 || memcmp(buf, "HTTP/1.", 7) != 0) {
         fprintf(stderr, "openloop: not an HTTP/1.x response\n");
         exit(2);
     }
     *status = atoi(buf + 9);
-    long length = -1;
-    for (const char *line = memchr(buf, '\n', head); line != NULL && line < end;
-         line = memchr(line + 1, '\n', (size_t)(end - line))) {
-        if (strncasecmp(line + 1, "content-length:", 15) == 0) {
-            length = strtol(line + 16, NULL, 10);
-            break;
-        }
-    }
+    long length = content_length(buf, head, -1);
     if (length < 0) {
         fprintf(stderr, "openloop: a response without Content-Length\n");
         exit(2);

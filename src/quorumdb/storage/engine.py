@@ -65,7 +65,7 @@ import msgspec
 
 from quorumdb.storage import lmdb_checkpoint
 from quorumdb.storage.errors import DataDirectoryError
-from quorumdb.storage.wal import PREALLOCATED_REASON, Wal, WalCorruption, fsync_directory
+from quorumdb.storage.wal import PREALLOCATED_REASON, Wal, WalCorruption, replace_durably
 
 log = logging.getLogger("quorumdb.storage")
 
@@ -850,13 +850,8 @@ class Engine:
                     f"{self.path} needs an empty or new --wal-dir")
             else:
                 # inside: recorded relative, so the data directory can be moved or copied
-                temporary = record + ".tmp"
-                with open(temporary, "w", encoding="utf-8") as file:
-                    file.write((WAL_DIR if wanted == default else wanted) + "\n")
-                    file.flush()
-                    os.fsync(file.fileno())
-                os.rename(temporary, record)
-                fsync_directory(Path(self.path))
+                replace_durably(Path(record),
+                                ((WAL_DIR if wanted == default else wanted) + "\n").encode())
                 return wanted
         where = default if recorded == WAL_DIR else recorded
         if where != wanted:

@@ -45,13 +45,12 @@ from pathlib import Path
 from typing import Final
 
 from quorumdb.storage.errors import DataDirectoryError
-from quorumdb.storage.wal import fsync_directory, write_all
+from quorumdb.storage.wal import replace_durably
 from quorumdb.storage.wal_format import crc32c
 
 CHECKPOINT_FILE: Final = "checkpoint"
 DATA_FILE: Final = "data.mdb"
 LOCK_FILE: Final = "lock.mdb"
-_TMP_SUFFIX: Final = ".tmp"
 
 _PAGE_NUMBER_OFFSET: Final = 0  # of every page
 _FLAGS_OFFSET: Final = 10
@@ -120,16 +119,7 @@ def decode(data: bytes) -> Checkpoint:
 
 def write(directory: str, checkpoint: Checkpoint) -> None:
     """Replaces the checkpoint file atomically and durably."""
-    final = Path(directory) / CHECKPOINT_FILE
-    temporary = final.with_name(CHECKPOINT_FILE + _TMP_SUFFIX)
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-    try:
-        write_all(fd, encode(checkpoint))
-        os.fdatasync(fd)
-    finally:
-        os.close(fd)
-    os.rename(temporary, final)
-    fsync_directory(final.parent)
+    replace_durably(Path(directory) / CHECKPOINT_FILE, encode(checkpoint))
 
 
 def read(directory: str) -> Checkpoint | None:

@@ -259,6 +259,20 @@ def write_all(fd: int, data: bytes | bytearray) -> None:
             written += os.write(fd, view[written:])
 
 
+def replace_durably(path: Path, data: bytes) -> None:
+    """Replaces a small file atomically and durably: written to a temporary beside it,
+    synced, renamed over it, and the directory synced."""
+    temporary = path.with_name(path.name + _TMP_SUFFIX)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+    try:
+        write_all(fd, data)
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+    os.rename(temporary, path)
+    fsync_directory(path.parent)
+
+
 _default_fdatasync: Callable[[int], None] = getattr(os, "fdatasync", os.fsync)
 
 
