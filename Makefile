@@ -56,7 +56,7 @@ bench: $(STAMP)
 # Full comparison with moto and dynalite (installed under /tmp/quorumdb-peers), about
 # 15 min; rewrites the compare section of docs/performance.md. Run on a quiet machine.
 compare: $(STAMP)
-	$(BIN)/python bench/compare.py --duration 8 --keys 20000 --concurrency 32 --processes 2
+	$(BIN)/python bench/compare.py --duration 8 --keys 100000 --concurrency 32 --processes 2
 
 # The latency targets measured by the C client (needs cc), next to the HTTP stack and the
 # machine's own floor, about 5 min; rewrites the latency section of docs/performance.md.

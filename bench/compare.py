@@ -10,7 +10,7 @@ p99.9, and quorumdb's ops/s divided by each row's) with the date, the machine an
 exact commands into the ``<!-- compare:begin -->`` ... ``<!-- compare:end -->`` section of
 ``docs/performance.md``, and prints it.
 
-    .venv/bin/python bench/compare.py --duration 8 --keys 20000 --concurrency 32 --processes 2
+    .venv/bin/python bench/compare.py --duration 8 --keys 100000 --concurrency 32 --processes 2
     .venv/bin/python bench/compare.py --smoke      # regression guard, about half a minute
 
 ``--smoke`` runs 2 s per workload against the ceiling and ``quorumdb serve --in-memory``
@@ -52,9 +52,19 @@ MOTO_VERSION = "5.2.5"
 DYNALITE_VERSION = "4.0.0"
 BEGIN = "<!-- compare:begin -->"
 END = "<!-- compare:end -->"
-ALL_WORKLOADS = ("put", "get", "query")
-WORKLOAD_NAMES = {"put": "PutItem", "get": "GetItem", "query": "Query (10 items)"}
-TABLES = {"put": "bench", "get": "bench", "query": "benchq"}
+ALL_WORKLOADS = ("put", "get", "query")  # the performance issue's targets: the default run
+# more of quorumdb bench's workloads, on request (--workloads)
+EXTRA_WORKLOADS = ("batch-write", "ycsb-a", "ycsb-b", "ycsb-c", "ycsb-d", "ycsb-e", "ycsb-f")
+WORKLOAD_NAMES = {"put": "PutItem", "get": "GetItem", "query": "Query (10 items)",
+                  "batch-write": "BatchWriteItem (25 items)",
+                  "ycsb-a": "YCSB A (50% GetItem, 50% UpdateItem, zipfian)",
+                  "ycsb-b": "YCSB B (95% GetItem, 5% UpdateItem, zipfian)",
+                  "ycsb-c": "YCSB C (GetItem, zipfian)",
+                  "ycsb-d": "YCSB D (95% GetItem of the latest, 5% PutItem)",
+                  "ycsb-e": "YCSB E (95% Query of 1-100 items, 5% PutItem)",
+                  "ycsb-f": "YCSB F (50% GetItem, 50% GetItem + conditional UpdateItem)"}
+TABLES = {"put": "bench", "get": "bench", "query": "benchq", "batch-write": "benchb",
+          **{workload: "benchy" for workload in EXTRA_WORKLOADS if workload.startswith("ycsb-")}}
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 BENCH_SLACK_S = 600.0 + 180.0  # bench's own preload bound plus setup and reporting
@@ -613,11 +623,11 @@ def source_note(src: str | None) -> str:
 
 def report(rows: list[Row], settings: Settings, specs: dict[str, ServerSpec], peers: Peers,
            invocation: str, started: datetime.datetime, elapsed_s: float,
-           source: str, note: str = "") -> str:
+           source: str, note: str = "", title: str = "Side by side with the peers") -> str:
     info = machine()
     placeholder = "http://127.0.0.1:PORT"
     lines = [
-        f"## Side by side with the peers ({started:%Y-%m-%d})",
+        f"## {title} ({started:%Y-%m-%d})",
         "",
         "Written by `bench/compare.py` (do not edit by hand; rerun it). Measured "
         f"{started:%Y-%m-%d %H:%M} UTC in {elapsed_s / 60:.1f} min, one server at a time, "
@@ -706,9 +716,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=None,
                         help="seconds per workload run (default 8; 2 with --smoke)")
     parser.add_argument("--keys", type=int, default=None,
-                        help="key count (default 20000; 2000 with --smoke)")
+                        help="key count (default 100000, the performance issue's table; "
+                             "2000 with --smoke)")
     parser.add_argument("--workloads", default=",".join(ALL_WORKLOADS),
-                        help="comma-separated subset of put,get,query")
+                        help="comma-separated, from "
+                             f"{','.join(ALL_WORKLOADS + EXTRA_WORKLOADS)} (default "
+                             f"{','.join(ALL_WORKLOADS)})")
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--item-size", type=int, default=1024)
@@ -720,6 +733,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", default=str(REPO / "docs" / "performance.md"),
                         help="Markdown file whose compare section is replaced")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--section", default="compare",
+                        help="the section of --out written: between <!-- SECTION:begin --> "
+                             "and <!-- SECTION:end --> (default compare; another name keeps "
+                             "the default table, e.g. for --workloads beyond the default)")
+    parser.add_argument("--title", default="Side by side with the peers",
+                        help="the written section's heading")
     parser.add_argument("--note", default="",
                         help="a sentence added to the report (e.g. what --src contains)")
     parser.add_argument("--quiet-wait", type=float, default=None,
@@ -732,9 +751,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="short regression guard: fails only on errors or zero ops")
     args = parser.parse_args(argv)
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
-    unknown = [w for w in workloads if w not in ALL_WORKLOADS]
+    known = ALL_WORKLOADS + EXTRA_WORKLOADS
+    unknown = [w for w in workloads if w not in known]
     if unknown or not workloads:
-        parser.error(f"unknown workloads {unknown}; choose from {','.join(ALL_WORKLOADS)}")
+        parser.error(f"unknown workloads {unknown}; choose from {','.join(known)}")
     args.workload_list = workloads
     servers = args.servers or ("ceiling,quorumdb-mem" if args.smoke else ",".join(SERVER_ORDER))
     args.server_list = [s.strip() for s in servers.split(",") if s.strip()]
@@ -760,7 +780,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     settings = Settings(
         duration=args.duration if args.duration is not None else (2.0 if args.smoke else 8.0),
-        keys=args.keys if args.keys is not None else (2000 if args.smoke else 20000),
+        keys=args.keys if args.keys is not None else (2000 if args.smoke else 100_000),
         concurrency=max(1, args.concurrency), processes=max(1, args.processes),
         item_size=max(64, args.item_size), workloads=args.workload_list,
         quiet_wait_s=max(0.0, args.quiet_wait if args.quiet_wait is not None
@@ -785,11 +805,12 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     invocation = "python bench/compare.py " + shell(argv if argv is not None else sys.argv[1:])
     text = report(rows, settings, specs, peers, invocation.strip(), started,
-                  time.monotonic() - t0, source_note(args.src), args.note)
+                  time.monotonic() - t0, source_note(args.src), args.note, args.title)
     print(text)
     if not args.smoke and not args.no_write:
-        write_section(Path(args.out), text)
-        log(f"wrote the compare section of {args.out}")
+        write_section(Path(args.out), text, f"<!-- {args.section}:begin -->",
+                      f"<!-- {args.section}:end -->")
+        log(f"wrote the {args.section} section of {args.out}")
     ours = [row for row in rows if row.server in ("ceiling", "quorumdb", "quorumdb-mem")]
     failed = [row for row in ours if not row.ok]
     for row in failed:

@@ -8,11 +8,13 @@ before the clock starts, so the figure is the server's: ``time.process_time()`` 
 thread of the process, the group-commit executor included) divided by the requests.
 
     .venv/bin/python bench/request_cpu.py --workload get --requests 60000
-    .venv/bin/python bench/request_cpu.py --workload put --requests 40000 [--disk]
+    .venv/bin/python bench/request_cpu.py --workload put --requests 40000 [--disk] [--keys N]
     .venv/bin/python bench/request_cpu.py --workload null   # the HTTP layer alone
 
-Items: 20,000 of about 1 KB (the ``quorumdb bench`` shape: pk S, sk N, v N, ten 100-byte
-string fields), uniform keys; ``query`` reads 10 items of one partition key.
+Items: ``--keys`` (default 20,000) of about 1 KB (the ``quorumdb bench`` shape: pk S, sk N,
+v N, ten 100-byte string fields), uniform keys; ``query`` reads 10 items of one partition
+key. ``--disk`` opens the engine as ``quorumdb serve --data-dir`` does (WAL, LMDB, acknowledged
+writes committed to LMDB in batches).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from quorumdb.metadata.catalog import Catalog
 from quorumdb.storage.engine import Engine
 
 CONNECTIONS = 32
-KEYS = 20_000
+KEYS = 20_000  # default --keys
 FIELD = "".join(random.Random(7).choices("abcdefghijklmnopqrstuvwxyz0123456789", k=100))
 FIELDS = "".join(f',"field{i}":{{"S":"{FIELD}"}}' for i in range(10))
 
@@ -102,9 +104,9 @@ class _Connection:
             self.done()
 
 
-async def measure(workload: str, count: int, disk: bool) -> str:
+async def measure(workload: str, count: int, disk: bool, keys: int = KEYS) -> str:
     directory = tempfile.mkdtemp(prefix="quorumdb-request-cpu-") if disk else None
-    engine = Engine(directory)
+    engine = Engine(directory, defer_apply=True)  # as `quorumdb serve` opens it
     try:
         context = Context(Catalog(engine, 0.0))
         service = Service(context, OPERATIONS, None)
@@ -116,7 +118,7 @@ async def measure(workload: str, count: int, disk: bool) -> str:
                                      {"AttributeName": "sk", "AttributeType": "N"}]})
         assert isinstance(created, dict)
         group = 10 if workload == "query" else 1
-        for key in range(KEYS):
+        for key in range(keys):
             written = OPERATIONS["PutItem"](context, {"TableName": "bench",
                                                       "Item": json.loads(item_json(key, group))})
             if key % 500 == 499 and not isinstance(written, dict):
@@ -125,7 +127,7 @@ async def measure(workload: str, count: int, disk: bool) -> str:
         signer = Signer(Endpoint("http://127.0.0.1:8000"), "AKID", "secret", "us-east-1")
         per_connection = count // CONNECTIONS
         total = per_connection * CONNECTIONS
-        requests = [signer.request(*request_body(workload, random.randrange(KEYS)), time.time())
+        requests = [signer.request(*request_body(workload, random.randrange(keys)), time.time())
                     for _ in range(total)]
         handler: Any = service.handle
         if workload == "null":
@@ -159,9 +161,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workload", choices=("get", "put", "query", "null"), default="get")
     parser.add_argument("--requests", type=int, default=40_000)
-    parser.add_argument("--disk", action="store_true", help="durable LMDB in a temp dir")
+    parser.add_argument("--disk", action="store_true",
+                        help="durable: WAL and LMDB in a temp dir, as `quorumdb serve` keeps them")
+    parser.add_argument("--keys", type=int, default=KEYS, help="items preloaded")
     args = parser.parse_args()
-    print(uvloop.run(measure(args.workload, args.requests, args.disk)))
+    print(uvloop.run(measure(args.workload, args.requests, args.disk, max(1, args.keys))))
 
 
 if __name__ == "__main__":

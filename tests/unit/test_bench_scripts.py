@@ -32,3 +32,39 @@ def test_request_cpu_reports_cpu_per_request() -> None:
                       out)
     assert match, out
     assert float(match.group(1)) > 0
+
+
+def test_request_cpu_durable_put_runs_the_engine_as_serve_opens_it() -> None:
+    out = run_script("bench/request_cpu.py", "--workload", "put", "--requests", "640", "--disk",
+                     "--keys", "300")
+    match = re.search(r"put \(disk\): [\d,]+ requests/s wall, ([\d.]+) us CPU per request, "
+                      r"(\d+) flushes", out)
+    assert match, out
+    assert float(match.group(1)) > 0 and int(match.group(2)) > 0
+
+
+def test_compare_writes_more_workloads_into_a_section_of_their_own(tmp_path: Path) -> None:
+    out_md = tmp_path / "performance.md"
+    kept = "<!-- compare:begin -->\nthe default table\n<!-- compare:end -->\n"
+    out_md.write_text("# Performance\n\n" + kept)
+    run_script("bench/compare.py", "--servers", "quorumdb-mem",
+               "--workloads", "batch-write,ycsb-a,ycsb-f", "--duration", "1", "--keys", "300",
+               "--concurrency", "4", "--processes", "1", "--quiet-wait", "0",
+               "--out", str(out_md), "--section", "more", "--title", "More workloads")
+    text = out_md.read_text()
+    assert kept in text  # the default section is not touched
+    section = text[text.index("<!-- more:begin -->"):text.index("<!-- more:end -->")]
+    assert "## More workloads (" in section
+    for name in ("BatchWriteItem (25 items)", "YCSB A (50% GetItem, 50% UpdateItem",
+                 "YCSB F (50% GetItem, 50% GetItem + conditional UpdateItem)"):
+        row = next(line for line in section.splitlines()
+                   if line.startswith("| quorumdb serve --in-memory | " + name))
+        cells = [cell.strip() for cell in row.split("|")]
+        assert int(cells[3].replace(",", "")) > 0 and cells[7] == "0", row  # ops/s, errors
+
+
+def test_compare_refuses_an_unknown_workload() -> None:
+    done = subprocess.run([sys.executable, "bench/compare.py", "--workloads", "put,nope"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "unknown workloads ['nope']" in done.stderr
