@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck venv clean bench compare latency model-check tools
+.PHONY: run test lint typecheck venv clean bench compare compare-more latency model-check tools
 
 venv: $(STAMP)
 
@@ -57,6 +57,14 @@ bench: $(STAMP)
 # 15 min; rewrites the compare section of docs/performance.md. Run on a quiet machine.
 compare: $(STAMP)
 	$(BIN)/python bench/compare.py --duration 8 --keys 100000 --concurrency 32 --processes 2
+
+# The same for BatchWriteItem and the YCSB mixes (about 25 min; moto is slow to preload
+# and to query); rewrites the compare-more section of docs/performance.md.
+compare-more: $(STAMP)
+	$(BIN)/python bench/compare.py --duration 8 --keys 100000 --concurrency 32 --processes 2 \
+		--workloads batch-write,ycsb-a,ycsb-b,ycsb-c,ycsb-d,ycsb-e,ycsb-f \
+		--servers quorumdb,quorumdb-mem,dynalite-mem,dynalite-disk,moto \
+		--section compare-more --title "Side by side with the peers: more workloads"
 
 # The latency targets measured by the C client (needs cc), next to the HTTP stack and the
 # machine's own floor, about 5 min; rewrites the latency section of docs/performance.md.

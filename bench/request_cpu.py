@@ -52,6 +52,12 @@ def item_json(key: int, group: int) -> str:
 def request_body(workload: str, key: int) -> tuple[str, bytes]:
     if workload == "put":
         return "PutItem", f'{{"TableName":"bench","Item":{item_json(key, 1)}}}'.encode()
+    if workload == "update":  # YCSB's update: one field of the item, by UpdateItem
+        return "UpdateItem", (f'{{"TableName":"bench","Key":{{"pk":{{"S":"user{key:010d}"}},'
+                              f'"sk":{{"N":"{key}"}}}},"UpdateExpression":"SET #f = :v",'
+                              '"ExpressionAttributeNames":{"#f":"field3"},'
+                              f'"ExpressionAttributeValues":{{":v":{{"S":"{FIELD[::-1]}"}}}}}}'
+                              ).encode()
     if workload == "query":
         return "Query", ('{"TableName":"bench","KeyConditionExpression":"pk = :p",'
                          f'"ExpressionAttributeValues":{{":p":{{"S":"user{key // 10:010d}"}}}}}}'
@@ -159,7 +165,7 @@ async def measure(workload: str, count: int, disk: bool, keys: int = KEYS) -> st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workload", choices=("get", "put", "query", "null"), default="get")
+    parser.add_argument("--workload", choices=("get", "put", "update", "query", "null"), default="get")
     parser.add_argument("--requests", type=int, default=40_000)
     parser.add_argument("--disk", action="store_true",
                         help="durable: WAL and LMDB in a temp dir, as `quorumdb serve` keeps them")
