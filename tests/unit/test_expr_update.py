@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quorumdb.errors import ValidationException
 from quorumdb.expressions import Path, apply_update, prepare, project
@@ -114,3 +117,72 @@ def test_updated_old_and_new_via_projection() -> None:
     new, paths = apply_update(prepared.update, item, KEY)
     assert project(item, paths) == {"a": {"N": "1"}, "r": {"S": "gone"}}
     assert project(new, paths) == {"a": {"N": "2"}}
+
+
+# -- the old item is never written (copy on write instead of a deep copy) -----------------
+
+def test_nested_writes_leave_the_old_item_and_shared_values_alone() -> None:
+    item: dict[str, Any] = {**KEY, "m": {"M": {"a": {"M": {"x": {"N": "1"}}},
+                                               "l": {"L": [{"N": "0"}, {"SS": ["p", "q"]}]}}},
+                            "b": {"M": {"x": {"N": "2"}}}}
+    snapshot = copy.deepcopy(item)
+    new, _ = run("SET m.a.x = :v, m.l[5] = :v, c = b, b.x = :w ADD m.l[1] :s",
+                 item, v={"N": "9"}, w={"N": "3"}, s={"SS": ["r"]})
+    assert item == snapshot
+    assert new["m"]["M"]["a"] == {"M": {"x": {"N": "9"}}}
+    assert new["m"]["M"]["l"]["L"] == [{"N": "0"}, {"SS": ["p", "q", "r"]}, {"N": "9"}]
+    assert new["c"] == {"M": {"x": {"N": "2"}}} and new["b"] == {"M": {"x": {"N": "3"}}}
+    new, _ = run("REMOVE m.l[0], m.a.x", item)
+    assert new["m"]["M"] == {"a": {"M": {}}, "l": {"L": [{"SS": ["p", "q"]}]}}
+    new, _ = run("DELETE m.l[1] :s", item, s={"SS": ["p", "q"]})
+    assert new["m"]["M"]["l"] == {"L": [{"N": "0"}]}
+    assert item == snapshot
+
+
+_SCALARS = st.one_of(st.builds(lambda n: {"N": str(n)}, st.integers(-5, 5)),
+                     st.builds(lambda s: {"S": s}, st.text("abc", min_size=1, max_size=3)),
+                     st.builds(lambda m: {"SS": sorted(m)},
+                               st.sets(st.sampled_from("abcd"), min_size=1)))
+_VALUES = st.recursive(_SCALARS, lambda inner: st.one_of(
+    st.builds(lambda items: {"L": items}, st.lists(inner, max_size=3)),
+    st.builds(lambda fields: {"M": fields},
+              st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, max_size=3))),
+    max_leaves=12)
+
+
+def _paths(name: str, value: dict[str, Any]) -> list[str]:
+    out = [name]
+    if "M" in value:
+        for field, child in value["M"].items():
+            out += _paths(f"{name}.{field}", child)
+    if "L" in value:
+        for index, child in enumerate(value["L"]):
+            out += _paths(f"{name}[{index}]", child)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(attributes=st.dictionaries(st.sampled_from(["x", "y", "z"]), _VALUES, min_size=1),
+       data=st.data())
+def test_any_update_leaves_the_old_item_as_it_was(attributes: dict[str, Any],
+                                                  data: st.DataObject) -> None:
+    item = {**KEY, **attributes}
+    snapshot = copy.deepcopy(item)
+    paths = [p for name, value in attributes.items() for p in _paths(name, value)]
+    chosen = data.draw(st.lists(st.sampled_from(paths), min_size=1, max_size=3, unique=True))
+    clauses = []
+    for index, path in enumerate(chosen):
+        action = data.draw(st.sampled_from(["SET", "REMOVE", "ADD", "DELETE"]))
+        clauses.append(f"{action} {path}" if action == "REMOVE"
+                       else f"{action} {path} {'= ' if action == 'SET' else ''}:v{index}")
+    values = {f"v{i}": data.draw(_SCALARS) for i in range(len(chosen))
+              if not clauses[i].startswith("REMOVE")}
+    try:
+        new, _ = run(" ".join(clauses), item, **values)
+    except ValidationException:
+        assert item == snapshot  # overlapping paths, wrong operand types: nothing written
+        return
+    assert item == snapshot
+    private = copy.deepcopy(snapshot)  # the same update on an item nothing else shares
+    expected, _ = run(" ".join(clauses), private, **values)
+    assert new == expected
