@@ -66,6 +66,9 @@ WORKLOAD_NAMES = {"put": "PutItem", "get": "GetItem", "query": "Query (10 items)
 TABLES = {"put": "bench", "get": "bench", "query": "benchq", "batch-write": "benchb",
           **{workload: "benchy" for workload in EXTRA_WORKLOADS if workload.startswith("ycsb-")}}
 READY_TIMEOUT_S = 60.0
+# After a run with errors (a server still working through requests its client gave up
+# on, as moto after YCSB E's queries): how long the next run waits for it to answer.
+SETTLE_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 15.0
 BENCH_SLACK_S = 600.0 + 180.0  # bench's own preload bound plus setup and reporting
 INSTALL_TIMEOUT_S = 900.0
@@ -501,6 +504,7 @@ def run_server(spec: ServerSpec, settings: Settings, workdir: Path) -> list[Row]
                 row.note = f"did not start: {str(error)[:160]}"
             return rows
         timed_out = False
+        previous: Row | None = None
         for row in rows:
             if timed_out:
                 row.note = "skipped: an earlier run against this server timed out"
@@ -508,6 +512,13 @@ def run_server(spec: ServerSpec, settings: Settings, workdir: Path) -> list[Row]
             if not server.alive():
                 row.note = f"server exited: {tail(server.log_path, 3)[:160]}"
                 continue
+            if previous is not None and not previous.ok:
+                assert server.proc is not None
+                waited = wait_serving(server.proc, server.port, SETTLE_TIMEOUT_S)
+                if waited is not None:
+                    row.note = f"skipped: after the previous run's errors, {waited}"
+                    continue
+            previous = row
             log(f"{spec.key} {row.workload}: {shell(bench_argv(settings, row.workload, server.endpoint))}")
             assert server.proc is not None
             busy0, server0, bench0 = (machine_busy_s(), server_cpu_s(server.proc.pid),
