@@ -517,6 +517,7 @@ def run_server(spec: ServerSpec, settings: Settings, workdir: Path) -> list[Row]
                 waited = wait_serving(server.proc, server.port, SETTLE_TIMEOUT_S)
                 if waited is not None:
                     row.note = f"skipped: after the previous run's errors, {waited}"
+                    timed_out = True  # the runs after it are skipped without waiting
                     continue
             previous = row
             log(f"{spec.key} {row.workload}: {shell(bench_argv(settings, row.workload, server.endpoint))}")
