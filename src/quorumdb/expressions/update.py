@@ -164,7 +164,6 @@ def _assign(item: Item, path: Path, value: AttributeValue, owned: set[int]) -> P
         item[last] = value
         return path
     parent = _parent(item, path, owned)
-    assert parent is not None
     if isinstance(last, int):
         members = parent.get("L")
         if members is None:
