@@ -58,7 +58,7 @@ bench: $(STAMP)
 compare: $(STAMP)
 	$(BIN)/python bench/compare.py --duration 8 --keys 100000 --concurrency 32 --processes 2
 
-# The same for BatchWriteItem and the YCSB mixes (about 25 min; moto is slow to preload
+# The same for BatchWriteItem and the YCSB mixes (about 10 min; moto is slow to preload
 # and to query); rewrites the compare-more section of docs/performance.md.
 compare-more: $(STAMP)
 	$(BIN)/python bench/compare.py --duration 8 --keys 100000 --concurrency 32 --processes 2 \
