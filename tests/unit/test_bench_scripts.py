@@ -4,9 +4,12 @@ no timing assertions in tests)."""
 from __future__ import annotations
 
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from conftest import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,3 +71,27 @@ def test_compare_refuses_an_unknown_workload() -> None:
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "unknown workloads ['nope']" in done.stderr
+
+
+def test_loop_timing_reports_what_the_loop_waited_on(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "bench/loop_timing.py", "--port", str(port),
+                             "--data-dir", str(tmp_path / "data")],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc)
+        run_script("-m", "quorumdb", "bench", "--endpoint", f"http://127.0.0.1:{port}",
+                   "--workload", "put", "--duration", "1", "--concurrency", "4",
+                   "--keys", "300")
+        proc.send_signal(signal.SIGTERM)  # reports once more on the way out
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    text = out.decode()
+    for name in ("WAL write + fdatasync", "group commit (_start_flush)",
+                 "requests (data_received)", "1 ms loop timer, late by"):
+        match = re.search(re.escape(name) + r": n=(\d+) total [\d.]+ s, p50 [\d.]+ ms", text)
+        assert match and int(match.group(1)) > 0, text

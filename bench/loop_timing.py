@@ -1,0 +1,134 @@
+"""``quorumdb serve`` (one node, durable) with timers around what its event loop waits on:
+where a latency tail comes from.
+
+In this process only (the package is not changed) it times the WAL's write and
+``fdatasync`` (``Wal._sync_dirty``), each group commit (``Engine._start_flush``), the
+overlay's LMDB commits (``Engine._write_batch``; ``Engine._write_images`` is their B-tree
+updates), the checkpoint thread's write-back (``lmdb_checkpoint.write_back``), reading and
+answering requests (``HttpProtocol.data_received``) and garbage collection
+(``gc.callbacks``), and runs a 1 ms timer on the loop whose lateness shows every stall
+whatever its cause (uvloop's timers have millisecond resolution). ``kill -USR1 PID``
+prints each distribution since the last report and starts over; the process prints them
+once more when it stops (SIGTERM or Ctrl-C).
+
+    .venv/bin/python bench/loop_timing.py --port 8802 --data-dir /tmp/qd &
+    .venv/bin/python bench/openloop.py --endpoint http://127.0.0.1:8802 --workload put \\
+        --keys 100000 --rate 5400 --duration 10
+    kill -USR1 %1
+
+The sixth session's figures in docs/performance.md ("What bounds durable PutItem's p99")
+were taken this way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import gc
+import logging
+import signal
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from quorumdb.api import http, server
+from quorumdb.storage import engine, lmdb_checkpoint, wal
+
+TICK_S = 0.001
+# What is timed: (owner, attribute, the report's name for it)
+TIMED: tuple[tuple[Any, str, str], ...] = (
+    (http.HttpProtocol, "data_received", "requests (data_received)"),
+    (engine.Engine, "_start_flush", "group commit (_start_flush)"),
+    (wal.Wal, "_sync_dirty", "WAL write + fdatasync"),
+    (engine.Engine, "_write_batch", "LMDB commit of the overlay"),
+    (engine.Engine, "_write_images", "  of which B-tree updates"),
+    (engine.Engine, "begin_checkpoint", "checkpoint capture"),
+    (lmdb_checkpoint, "write_back", "checkpoint write-back (its thread)"),
+)
+LOOP_LATE = "1 ms loop timer, late by"
+samples: dict[str, list[float]] = {}
+
+
+def _timed(function: Callable[..., Any], name: str) -> Callable[..., Any]:
+    @functools.wraps(function)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        began = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            samples.setdefault(name, []).append(time.perf_counter() - began)
+    return timed
+
+
+def _gc_timer() -> Callable[[str, dict[str, int]], None]:
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            name = f"garbage collection, generation {info['generation']}"
+            samples.setdefault(name, []).append(time.perf_counter() - started[0])
+    return on_gc
+
+
+def report(*_: Any) -> None:
+    """Each distribution since the last report, in milliseconds; then starts over."""
+    print(f"-- {time.strftime('%H:%M:%S')}", flush=True)
+    for name, values in list(samples.items()):
+        if not values:
+            continue
+        ordered = sorted(values)
+        count = len(ordered)
+
+        def at(q: float, ordered: list[float] = ordered, count: int = count) -> float:
+            return ordered[min(count - 1, int(q * count))] * 1e3
+
+        print(f"{name}: n={count} total {sum(ordered):.2f} s, p50 {at(0.5):.3f} ms, "
+              f"p90 {at(0.9):.3f}, p99 {at(0.99):.3f}, max {ordered[-1] * 1e3:.2f}", flush=True)
+        values.clear()
+
+
+def install() -> None:
+    for owner, attribute, name in TIMED:
+        setattr(owner, attribute, _timed(getattr(owner, attribute), name))
+    gc.callbacks.append(_gc_timer())
+    serve = server.serve
+
+    async def serve_with_ticker(*args: Any, **kwargs: Any) -> None:
+        loop = asyncio.get_running_loop()
+        due = [loop.time() + TICK_S]
+
+        def tick() -> None:
+            now = loop.time()
+            samples.setdefault(LOOP_LATE, []).append(max(0.0, now - due[0]))
+            due[0] = now + TICK_S
+            loop.call_at(due[0], tick)
+
+        loop.call_at(due[0], tick)
+        await serve(*args, **kwargs)
+
+    server.serve = serve_with_ticker
+    signal.signal(signal.SIGUSR1, report)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--wal-dir", default=None)
+    args = parser.parse_args()
+    logging.basicConfig(level="WARNING", stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install()
+    code = server.run(server.ServeOptions(host=args.host, port=args.port,
+                                          data_dir=args.data_dir, wal_dir=args.wal_dir))
+    report()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
