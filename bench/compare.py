@@ -50,8 +50,6 @@ PYTHON = sys.executable
 ENV = dict(os.environ)  # the subprocesses' environment; --src prepends to PYTHONPATH
 MOTO_VERSION = "5.2.5"
 DYNALITE_VERSION = "4.0.0"
-BEGIN = "<!-- compare:begin -->"
-END = "<!-- compare:end -->"
 ALL_WORKLOADS = ("put", "get", "query")  # the performance issue's targets: the default run
 # more of quorumdb bench's workloads, on request (--workloads)
 EXTRA_WORKLOADS = ("batch-write", "ycsb-a", "ycsb-b", "ycsb-c", "ycsb-d", "ycsb-e", "ycsb-f")
@@ -707,9 +705,10 @@ def _shorten(command: str) -> str:
     return command.replace(PYTHON, "python").replace(str(REPO) + "/", "")
 
 
-def write_section(path: Path, body: str, begin_marker: str = BEGIN,
-                  end_marker: str = END) -> None:
-    """Replaces the marked section of ``path`` (appends it when absent); nothing else."""
+def write_section(path: Path, body: str, name: str = "compare") -> None:
+    """Replaces the section of ``path`` between ``<!-- NAME:begin -->`` and
+    ``<!-- NAME:end -->`` (appends it when absent); nothing else."""
+    begin_marker, end_marker = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     text = path.read_text() if path.exists() else ""
     section = f"{begin_marker}\n{body}\n{end_marker}"
     start, end = text.find(begin_marker), text.find(end_marker)
@@ -820,8 +819,7 @@ def main(argv: list[str] | None = None) -> int:
                   time.monotonic() - t0, source_note(args.src), args.note, args.title)
     print(text)
     if not args.smoke and not args.no_write:
-        write_section(Path(args.out), text, f"<!-- {args.section}:begin -->",
-                      f"<!-- {args.section}:end -->")
+        write_section(Path(args.out), text, args.section)
         log(f"wrote the {args.section} section of {args.out}")
     ours = [row for row in rows if row.server in ("ceiling", "quorumdb", "quorumdb-mem")]
     failed = [row for row in ours if not row.ok]

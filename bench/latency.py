@@ -47,8 +47,6 @@ from openloop import run as openloop_run
 from quorumdb.bench.run import BenchOptions, setup
 
 REPO = Path(__file__).resolve().parent.parent
-BEGIN = "<!-- latency:begin -->"
-END = "<!-- latency:end -->"
 PEAK_CONNECTIONS = 32
 OPEN_CONNECTIONS = 64
 READY_S = 60.0
@@ -259,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     body = report(rows, stall_lines, args, server_cpu, client_cpu, started)
     print(body)
     if not args.smoke and not args.no_write:
-        write_section(args.out, body, BEGIN, END)
+        write_section(args.out, body, "latency")
         log(f"wrote the latency section of {args.out}")
     failed = [row for row in rows if any(r is None or int(r["errors"]) or not r["ops"]
                                          for r in (row.c1, row.half))]

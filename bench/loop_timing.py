@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from quorumdb.api import http, server
+from quorumdb.bench.histogram import Histogram
 from quorumdb.storage import engine, lmdb_checkpoint, wal
 
 TICK_S = 0.001
@@ -48,7 +49,15 @@ TIMED: tuple[tuple[Any, str, str], ...] = (
     (lmdb_checkpoint, "write_back", "checkpoint write-back (its thread)"),
 )
 LOOP_LATE = "1 ms loop timer, late by"
-samples: dict[str, list[float]] = {}
+# microseconds, in bounded histograms (HDR-like, within 0.8%), since the last report
+samples: dict[str, Histogram] = {}
+
+
+def _record(name: str, seconds: float) -> None:
+    histogram = samples.get(name)
+    if histogram is None:
+        histogram = samples[name] = Histogram()
+    histogram.record(int(seconds * 1e6))
 
 
 def _timed(function: Callable[..., Any], name: str) -> Callable[..., Any]:
@@ -58,7 +67,7 @@ def _timed(function: Callable[..., Any], name: str) -> Callable[..., Any]:
         try:
             return function(*args, **kwargs)
         finally:
-            samples.setdefault(name, []).append(time.perf_counter() - began)
+            _record(name, time.perf_counter() - began)
     return timed
 
 
@@ -69,26 +78,25 @@ def _gc_timer() -> Callable[[str, dict[str, int]], None]:
         if phase == "start":
             started[0] = time.perf_counter()
         else:
-            name = f"garbage collection, generation {info['generation']}"
-            samples.setdefault(name, []).append(time.perf_counter() - started[0])
+            _record(f"garbage collection, generation {info['generation']}",
+                    time.perf_counter() - started[0])
     return on_gc
 
 
 def report(*_: Any) -> None:
     """Each distribution since the last report, in milliseconds; then starts over."""
     print(f"-- {time.strftime('%H:%M:%S')}", flush=True)
-    for name, values in list(samples.items()):
-        if not values:
+    for name, histogram in list(samples.items()):
+        if not histogram.total:
             continue
-        ordered = sorted(values)
-        count = len(ordered)
 
-        def at(q: float, ordered: list[float] = ordered, count: int = count) -> float:
-            return ordered[min(count - 1, int(q * count))] * 1e3
+        def at(q: float, histogram: Histogram = histogram) -> float:
+            return histogram.percentile_us(q) / 1e3
 
-        print(f"{name}: n={count} total {sum(ordered):.2f} s, p50 {at(0.5):.3f} ms, "
-              f"p90 {at(0.9):.3f}, p99 {at(0.99):.3f}, max {ordered[-1] * 1e3:.2f}", flush=True)
-        values.clear()
+        print(f"{name}: n={histogram.total} total {histogram.sum_us / 1e6:.2f} s, "
+              f"p50 {at(0.5):.3f} ms, p90 {at(0.9):.3f}, p99 {at(0.99):.3f}, "
+              f"max {histogram.max_us / 1e3:.2f}", flush=True)
+        samples[name] = Histogram()
 
 
 def install() -> None:
@@ -103,7 +111,7 @@ def install() -> None:
 
         def tick() -> None:
             now = loop.time()
-            samples.setdefault(LOOP_LATE, []).append(max(0.0, now - due[0]))
+            _record(LOOP_LATE, max(0.0, now - due[0]))
             due[0] = now + TICK_S
             loop.call_at(due[0], tick)
 
