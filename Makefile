@@ -30,7 +30,7 @@ test: $(STAMP) tools
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 	# the API suite against the default `quorumdb serve`: a data directory, the WAL, reads
-	# through the overlay of writes not yet in LMDB
+	# through the overlay of writes not yet in LMDB, the applier process committing them
 	QUORUMDB_SERVE_DURABLE=1 $(BIN)/pytest -q tests/api
 	# the API suite again, every partition a replication group of three (on disk: WALs,
 	# checkpoints and restores of every node)

@@ -3,8 +3,9 @@ where a latency tail comes from.
 
 In this process only (the package is not changed) it times the WAL's write and
 ``fdatasync`` (``Wal._sync_dirty``), each group commit (``Engine._start_flush``), the
-overlay's LMDB commits (``Engine._write_batch``; ``Engine._write_images`` is their B-tree
-updates), the checkpoint thread's write-back (``lmdb_checkpoint.write_back``), reading and
+overlay's LMDB commits when this process makes them (``Engine._write_batch``;
+``Engine._write_images`` is their B-tree updates) or what sending them to the applier
+process and reading its answers costs, the checkpoint thread's write-back (``lmdb_checkpoint.write_back``), reading and
 answering requests (``HttpProtocol.data_received``) and garbage collection
 (``gc.callbacks``), and runs a 1 ms timer on the loop whose lateness shows every stall
 whatever its cause (uvloop's timers have millisecond resolution). ``kill -USR1 PID``
@@ -43,8 +44,10 @@ TIMED: tuple[tuple[Any, str, str], ...] = (
     (http.HttpProtocol, "data_received", "requests (data_received)"),
     (engine.Engine, "_start_flush", "group commit (_start_flush)"),
     (wal.Wal, "_sync_dirty", "WAL write + fdatasync"),
-    (engine.Engine, "_write_batch", "LMDB commit of the overlay"),
+    (engine.Engine, "_write_batch", "LMDB commit of the overlay (in process)"),
     (engine.Engine, "_write_images", "  of which B-tree updates"),
+    (engine.Engine, "_send_to_applier", "overlay sent to the applier process"),
+    (engine.Engine, "_read_applier", "applier's answers read and handled"),
     (engine.Engine, "begin_checkpoint", "checkpoint capture"),
     (lmdb_checkpoint, "write_back", "checkpoint write-back (its thread)"),
 )

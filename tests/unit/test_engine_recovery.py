@@ -73,16 +73,19 @@ def reopen_and_check(path: Path, model: Model, catalog: dict[bytes, bytes]) -> i
         engine.close()
 
 
-def run_history(live: Path, crash: Path, seed: int, *, power_loss: bool) -> tuple[
-        Model, dict[bytes, bytes]]:
+def run_history(live: Path, crash: Path, seed: int, *, power_loss: bool,
+                applier: bool = False) -> tuple[Model, dict[bytes, bytes]]:
     """Writes, checkpoints (one asked for, the others every 64 KB of log, in the
     background), catalog records and a dropped partition; copies the state a crash (or
-    power loss) leaves after the last acknowledgement, while the engine runs."""
+    power loss) leaves after the last acknowledgement, while the engine runs.
+    ``applier``: as ``quorumdb serve`` runs it, the overlay committed to LMDB by the
+    applier process (which may be committing while the state is copied)."""
     rng = random.Random(seed)
     model: Model = {}
     catalog: dict[bytes, bytes] = {}
     async def scenario() -> None:
-        engine = Engine(str(live), checkpoint_bytes=64 * 1024)
+        engine = Engine(str(live), checkpoint_bytes=64 * 1024, defer_apply=applier,
+                        applier=applier)
         try:
             await write_phase(engine, model, rng, 600, ["a", "b", "c"])
             engine.meta_put(b"table/t1", b"one")
@@ -109,9 +112,12 @@ def run_history(live: Path, crash: Path, seed: int, *, power_loss: bool) -> tupl
     return model, catalog
 
 
+@pytest.mark.parametrize("applier", [False, True], ids=["in-process", "applier"])
 @pytest.mark.parametrize("seed", range(4))
-def test_a_process_crash_loses_no_acknowledged_write(tmp_path: Path, seed: int) -> None:
-    model, catalog = run_history(tmp_path / "live", tmp_path / "crash", seed, power_loss=False)
+def test_a_process_crash_loses_no_acknowledged_write(tmp_path: Path, seed: int,
+                                                      applier: bool) -> None:
+    model, catalog = run_history(tmp_path / "live", tmp_path / "crash", seed,
+                                 power_loss=False, applier=applier)
     reopen_and_check(tmp_path / "crash", model, catalog)
 
 
@@ -136,9 +142,12 @@ def test_writes_after_the_last_checkpoint_are_replayed_from_the_log(tmp_path: Pa
     assert reopen_and_check(tmp_path / "crash", model, {b"table/x": b"x"}) > 3
 
 
+@pytest.mark.parametrize("applier", [False, True], ids=["in-process", "applier"])
 @pytest.mark.parametrize("seed", range(6))
-def test_a_power_loss_loses_no_acknowledged_write(tmp_path: Path, seed: int) -> None:
-    model, catalog = run_history(tmp_path / "live", tmp_path / "crash", seed, power_loss=True)
+def test_a_power_loss_loses_no_acknowledged_write(tmp_path: Path, seed: int,
+                                                  applier: bool) -> None:
+    model, catalog = run_history(tmp_path / "live", tmp_path / "crash", seed,
+                                 power_loss=True, applier=applier)
     reopen_and_check(tmp_path / "crash", model, catalog)
     # and again: recovery checkpointed its work
     assert reopen_and_check(tmp_path / "crash", model, catalog) == 0

@@ -54,9 +54,9 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
     engine: PartitionHost
     if options.replicas == 1:
         # front-end workers read LMDB directly: with them, a write is committed there
-        # before it is acknowledged
+        # before it is acknowledged; without, an applier process commits it later
         engine = Engine(options.data_dir, defer_apply=options.workers == 0,
-                        wal_dir=options.wal_dir)
+                        applier=options.workers == 0, wal_dir=options.wal_dir)
     else:
         store = ReplicatedStore(options.data_dir, options.replicas,
                                 eventual_reads_anywhere=options.eventual_reads_anywhere)

@@ -33,20 +33,27 @@ visible to readers no earlier than it is acknowledged, so reads never observe a 
 a crash could still lose (linearizable on one node). With ``defer_apply`` (``serve``
 without front-end workers) an acknowledged batch is in the WAL and in the partitions'
 ``unapplied`` overlay, and LMDB commits several batches at once; ``get`` and ``scan`` lay
-the overlay over LMDB. Front-end workers read LMDB from other processes, so with them
-every batch is committed to LMDB before it is acknowledged. The replication issue
+the overlay over LMDB. With ``applier`` (``serve``) those commits are made by a child
+process (``quorumdb.storage.applier``) on the other core, not on the event loop: the
+overlay sent to it becomes the partitions' ``applying`` layer, read below the newer
+``unapplied`` one, until it answers with the log position it committed and the
+partitions' statistics; one batch is in flight at a time. Front-end workers read LMDB
+from other processes, so with them every batch is committed to LMDB before it is
+acknowledged. The replication issue
 replaces the flusher with a replication group behind the same ``Partition`` interface.
 
 In-memory mode (``--in-memory``) is the same engine on a temporary directory (tmpfs when
 the machine has one) with syncing off, so tests and production share one code path.
 
-Bounds: the staged overlay is bounded by ``MAX_STAGED_WRITES``; a handler that would
-exceed it waits for the running flush (back-pressure, never an unbounded queue).
+Bounds: the staged overlay is bounded by ``MAX_STAGED_WRITES``, the overlay waiting for
+the applier by ``MAX_UNAPPLIED_WRITES``; a handler that would exceed either waits
+(back-pressure, never an unbounded queue).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -64,6 +71,7 @@ import lmdb
 import msgspec
 
 from quorumdb.storage import lmdb_checkpoint
+from quorumdb.storage.applier import Applier, ApplierFailed, PartitionCounts
 from quorumdb.storage.errors import DataDirectoryError
 from quorumdb.storage.wal import PREALLOCATED_REASON, Wal, WalCorruption, replace_durably
 
@@ -128,6 +136,12 @@ APPLY_BATCH_WRITES = 256
 # p50 0.238-0.271 ms, p90 0.35-0.40 at once; 0.215-0.218, p90 0.26 after 20 ms.
 # Under load the overlay fills to ``APPLY_BATCH_WRITES`` first (no change at 5,400/s).
 APPLY_DELAY_S = 0.02
+# ``applier``: acknowledged writes the overlay may hold while the applier process commits
+# the ones before them (beyond it, writes wait: ``has_room``).
+MAX_UNAPPLIED_WRITES = MAX_STAGED_WRITES
+# How long a synchronous ``settle`` waits for the applier's answer before it gives up on
+# it (a commit takes milliseconds; a stuck applier must not hang the engine).
+APPLIER_TIMEOUT_S = 60.0
 # How long a restart waits for processes of the previous run (front-end workers of a
 # primary that died) to let go of the environment before it rewrites its meta pages.
 UNSHARED_TIMEOUT_S = 10.0
@@ -253,7 +267,7 @@ class PartitionStats:
     size_bytes: int = 0
 
 
-def _replace(txn: lmdb.Transaction, db: Any, stats: PartitionStats, key: bytes,
+def replace_image(txn: lmdb.Transaction, db: Any, stats: PartitionStats, key: bytes,
              value: bytes | None) -> None:
     """Writes one image (None deletes) and moves ``stats`` by the difference between it
     and the image it replaces (read in the same LMDB call as the write)."""
@@ -291,6 +305,8 @@ class Partition:
         # durable (in the WAL) and acknowledged, not yet committed to LMDB: reads see
         # these first (``Engine.defer_apply``)
         self.unapplied: dict[bytes, _Staged] = {}
+        # older than ``unapplied``: sent to the applier process, not yet reported committed
+        self.applying: dict[bytes, _Staged] = {}
         self.dropped = False
 
     def ready(self) -> bool:
@@ -299,6 +315,10 @@ class Partition:
     def get(self, key: bytes, consistent: bool = True) -> bytes | None:
         if self.unapplied:
             entry = self.unapplied.get(key)
+            if entry is not None:
+                return entry.value
+        if self.applying:
+            entry = self.applying.get(key)
             if entry is not None:
                 return entry.value
         stored_as = stored_key(key)
@@ -326,10 +346,12 @@ class Partition:
         order or reversed. The read transaction stays open while the caller iterates, so
         callers must bound their iteration (pages are bounded by 1 MB)."""
         committed = self._scan_committed(start, end, reverse)
-        if not self.unapplied:
+        if not self.unapplied and not self.applying:
             return committed
-        overlay = sorted((key, entry.value) for key, entry in self.unapplied.items()
-                         if key >= start and (end is None or key < end))
+        newest = {key: entry.value for layer in (self.applying, self.unapplied)
+                  for key, entry in layer.items()
+                  if key >= start and (end is None or key < end)}
+        overlay = sorted(newest.items())
         if not overlay:
             return committed
         return _merge(committed, overlay[::-1] if reverse else overlay, reverse)
@@ -384,7 +406,7 @@ class Engine:
 
     def __init__(self, path: str | None, *, sync: bool = True, readonly: bool = False,
                  checkpoint_bytes: int = CHECKPOINT_BYTES, defer_apply: bool = False,
-                 wal_dir: str | None = None) -> None:
+                 wal_dir: str | None = None, applier: bool = False) -> None:
         """``readonly``: a front-end worker's view of another process's environment
         (reads through LMDB's multi-process readers; every write stays with the owner).
         ``sync`` with a ``path``: the engine's own WAL makes writes durable (see the
@@ -392,7 +414,9 @@ class Engine:
         with the WAL, acknowledge a batch once it is in the log and commit it to LMDB
         later with others (only when every reader is in this process: see
         ``_start_flush``). ``wal_dir``: the engine's WAL there instead of in
-        ``<path>/wal`` (``_wal_location``)."""
+        ``<path>/wal`` (``_wal_location``). ``applier`` with ``defer_apply`` and a data
+        directory: those LMDB commits are made by a child process
+        (``quorumdb.storage.applier``), started once recovery is done."""
         self._temp_dir: str | None = None
         self._wal_dir = wal_dir
         self.readonly = readonly
@@ -438,6 +462,11 @@ class Engine:
         self._unapplied_writes = 0
         self._unapplied_seq = 0
         self._apply_scheduled = False
+        # the applier process and the partitions of the batch it is committing (None: no
+        # batch in flight)
+        self._applier: Applier | None = None
+        self._applying: list[Partition] | None = None
+        self._applier_watched = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._staged_count = 0
         self._capacity_waiters: list[asyncio.Future[None]] = []
@@ -470,6 +499,8 @@ class Engine:
                 self._checkpoint_txnid = restored.txnid
         if self.sync:
             self._recover()
+            if applier and self._defer_apply and restorable:
+                self._applier = Applier(path)
         elif restorable and restored is None:
             self._checkpoint_inline()  # something to restore to from now on
 
@@ -580,7 +611,8 @@ class Engine:
             self._loop.call_soon(self._start_flush)  # after this turn's other writes
 
     def has_room(self) -> bool:
-        return self._staged_count < MAX_STAGED_WRITES
+        return (self._staged_count < MAX_STAGED_WRITES
+                and self._unapplied_writes < MAX_UNAPPLIED_WRITES)
 
     async def wait_for_room(self) -> None:
         while not self.has_room():
@@ -610,7 +642,7 @@ class Engine:
         future = self._flush_future
         if not self._dirty or future is None:
             if self._unapplied:  # a dropped partition emptied the batch this deferred to
-                self.settle()
+                self._apply_now()
             return
         batch = [(p, p.staged) for p in self._dirty.values()]
         for partition, _ in batch:
@@ -618,10 +650,7 @@ class Engine:
         self._dirty = {}
         self._flush_future = None
         self._staged_count = 0
-        waiters, self._capacity_waiters = self._capacity_waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake_room_waiters()
         try:
             seq = self._log_writes(batch) if self._log is not None else None
             if self._defer_apply:
@@ -634,8 +663,19 @@ class Engine:
             return
         self.flushes += 1
         future.set_result(None)
+        self._apply_when_due()
+
+    def _wake_room_waiters(self) -> None:
+        waiters, self._capacity_waiters = self._capacity_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _apply_when_due(self) -> None:
+        """Commits the overlay to LMDB now when it holds ``APPLY_BATCH_WRITES``, else
+        ``APPLY_DELAY_S`` from now."""
         if self._unapplied_writes >= APPLY_BATCH_WRITES:
-            self.settle()
+            self._apply_now()
         elif self._unapplied and not self._apply_scheduled:
             self._apply_scheduled = True
             assert self._loop is not None
@@ -671,7 +711,105 @@ class Engine:
     def _apply_when_quiet(self) -> None:
         self._apply_scheduled = False
         if not self._flush_scheduled and not self._closed:  # else the next flush decides
+            self._apply_now()
+
+    def _apply_now(self) -> None:
+        """Commits the overlay: here (``settle``), or by sending it to the applier
+        process when it is not committing a batch already (else its answer sends it)."""
+        if self._applier is None:
             self.settle()
+        elif self._applying is None and self._failure is None:
+            self._send_to_applier()
+
+    def _send_to_applier(self) -> None:
+        """The overlay becomes the partitions' ``applying`` layer (reads still see it)
+        and goes to the applier process, with the log position it reaches."""
+        assert self._applier is not None and self._applying is None
+        partitions = [p for p in self._unapplied.values() if not p.dropped]
+        parts = [(p.name, [(key, entry.value) for key, entry in p.unapplied.items()])
+                 for p in partitions]
+        seq = self._unapplied_seq
+        for partition in partitions:
+            partition.applying, partition.unapplied = partition.unapplied, {}
+        self._unapplied = {}
+        self._unapplied_writes = 0
+        self._applying = partitions
+        self._wake_room_waiters()
+        self._watch_applier()
+        try:
+            self._applier.send(seq, parts)
+        except ApplierFailed as exc:
+            self._applier_failed(exc)
+
+    def _watch_applier(self) -> None:
+        """The event loop reads the applier's answers as they come (once a loop runs;
+        a synchronous ``settle`` reads them itself)."""
+        if self._applier_watched or self._applier is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._loop = self._loop or loop
+        loop.add_reader(self._applier.answers_fd, self._read_applier)
+        self._applier_watched = True
+
+    def _read_applier(self) -> None:
+        assert self._applier is not None
+        try:
+            answers = self._applier.read_answers()
+        except ApplierFailed as exc:
+            self._applier_failed(exc)
+            return
+        for seq, counts in answers:
+            self._applied_by_applier(seq, counts)
+        if answers and self._applying is None and self._unapplied and not self._closed:
+            self._apply_when_due()
+
+    def _applied_by_applier(self, seq: int, counts: list[PartitionCounts]) -> None:
+        """The applier committed the batch in flight: LMDB holds it, so readers renew
+        their snapshot before the layer goes."""
+        assert self._applying is not None
+        self.committed()
+        stats = {name: PartitionStats(count, size) for name, count, size in counts}
+        for partition in self._applying:
+            partition.applying = {}
+            if partition.name in stats:
+                partition.stats = stats[partition.name]
+        self._applying = None
+        self._applied_seq = seq
+        self._after_logged_commit()
+
+    def _applier_failed(self, exc: BaseException) -> None:
+        """As a failed LMDB commit: what was acknowledged stays readable from the
+        overlay, and writes are refused from now on."""
+        if self._failure is None:
+            log.error("LMDB applier failed; writes are refused from now on: %r", exc)
+            self._failure = exc
+        self._unwatch_applier()
+
+    def _unwatch_applier(self) -> None:
+        if self._applier_watched and self._applier is not None and self._loop is not None:
+            with contextlib.suppress(Exception):  # the loop may be closed already
+                self._loop.remove_reader(self._applier.answers_fd)
+        self._applier_watched = False
+
+    def _settle_by_applier(self) -> None:
+        """``settle`` with the applier: sends the overlay and waits until it reports
+        every batch committed (the event loop waits too: catalog writes, drops and
+        checkpoints are rare)."""
+        assert self._applier is not None
+        while self._failure is None and (self._applying is not None or self._unapplied):
+            if self._applying is None:
+                self._send_to_applier()
+                continue
+            try:
+                answers = self._applier.wait_answer(APPLIER_TIMEOUT_S)
+            except ApplierFailed as exc:
+                self._applier_failed(exc)
+                return
+            for seq, counts in answers:
+                self._applied_by_applier(seq, counts)
 
     def settle(self) -> None:
         """Commits every acknowledged write not yet in LMDB, in one transaction (when the
@@ -681,6 +819,9 @@ class Engine:
         (``_write_batch`` records the failure). With the engine's WAL the transaction
         records the log position it holds; a storage node's (no WAL of the engine's)
         records each partition's applied slot, the newest ``apply`` set."""
+        if self._applier is not None:
+            self._settle_by_applier()
+            return
         if not self._unapplied:
             return
         batch = [(partition, partition.unapplied) for partition in self._unapplied.values()]
@@ -735,7 +876,7 @@ class Engine:
                       ) -> None:
         """One partition's new images (None deletes) and its statistics record."""
         for key, value in images:
-            _replace(txn, partition.db, stats, key, value)
+            replace_image(txn, partition.db, stats, key, value)
         txn.put(b"stats/" + partition.name.encode(), msgspec.msgpack.encode(stats),
                 db=self.meta)
 
@@ -907,10 +1048,13 @@ class Engine:
         try:
             txnid = pin.id()
             page = lmdb_checkpoint.read_meta_page(self._data_fd, txnid, self._page_size)
+            # the snapshot's own record: the applier may have committed after the last
+            # answer the engine has read
+            raw: bytes | None = pin.get(APPLIED_KEY, db=self.meta)
         except BaseException:
             pin.abort()
             raise
-        return lmdb_checkpoint.Checkpoint(txnid, self._applied_seq, page), pin
+        return lmdb_checkpoint.Checkpoint(txnid, int(raw) if raw else 0, page), pin
 
     def _finish_checkpoint(self, checkpoint: lmdb_checkpoint.Checkpoint,
                            pin: lmdb.Transaction, error: BaseException | None,
@@ -1067,6 +1211,9 @@ class Engine:
             self._read_txn.abort()
             self._read_txn = None
         self.settle()
+        if self._applier is not None:
+            self._unwatch_applier()
+            self._applier.stop(APPLIER_TIMEOUT_S)
         if self._log is not None and self._failure is None:
             self._checkpoint_inline()  # a clean stop replays nothing on the next open
         if self._pin is not None:

@@ -1,0 +1,237 @@
+"""The LMDB applier process (``quorumdb serve --data-dir``): acknowledged writes are
+committed to LMDB by a child process while reads see them in two overlay layers; its
+statistics and log position come back with its answers; a checkpoint records the position
+its snapshot holds; back-pressure when it falls behind; a dead applier refuses writes and
+loses nothing acknowledged. (Crash and power-loss histories with the applier:
+``test_engine_recovery.py``.)"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from test_engine_recovery import Model, check, reopen_and_check, value, write_phase
+
+from quorumdb.storage.engine import (
+    APPLIED_KEY,
+    MAX_UNAPPLIED_WRITES,
+    Engine,
+    unwrap,
+)
+
+DEADLINE_S = 30.0
+
+
+def applier_engine(path: Path) -> Engine:
+    engine = Engine(str(path), defer_apply=True, applier=True)
+    engine._apply_when_quiet = lambda: None  # type: ignore[method-assign]
+    assert engine._applier is not None
+    return engine
+
+
+def lmdb_items(engine: Engine, name: str) -> dict[bytes, bytes]:
+    """What LMDB itself holds for a partition (a transaction of its own, no overlay)."""
+    partition = engine.open_partition(name)
+    with engine.env.begin(db=partition.db, buffers=False) as txn:
+        return dict(unwrap(key, val) for key, val in txn.cursor().iternext())
+
+
+def lmdb_applied(engine: Engine) -> int:
+    with engine.env.begin(db=engine.meta) as txn:
+        raw = txn.get(APPLIED_KEY)
+    return int(raw) if raw else 0
+
+
+async def until(condition: Callable[[], bool], what: str) -> None:
+    """Lets the event loop run (the applier's answers are read there) until
+    ``condition`` holds."""
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.002)
+
+
+def test_reads_see_both_layers_while_the_applier_commits(tmp_path: Path) -> None:
+    """Writes sent to the applier (``applying``) and newer ones for the same keys
+    (``unapplied``) are read newest first by get and scans, before and after the applier
+    answers; once it has, LMDB itself holds them (committed by the child: this process
+    commits nothing), with statistics and the log position."""
+    rng = random.Random(2)
+    model: Model = {}
+
+    def check_reads(engine: Engine) -> None:
+        items = model["a"]
+        part = engine.open_partition("a")
+        for key in (b"k%03d" % n for n in range(300)):
+            assert part.get(key) == items.get(key)
+        for _ in range(20):
+            low, high = sorted(b"k%03d" % rng.randrange(300) for _ in range(2))
+            want = sorted((k, v) for k, v in items.items() if low <= k < high)
+            assert list(part.scan(low, high)) == want
+            assert list(part.scan(low, high, reverse=True)) == want[::-1]
+
+    async def scenario() -> None:
+        engine = applier_engine(tmp_path)
+        engine._commit = None  # type: ignore[assignment,method-assign]  # not here
+        try:
+            for _ in range(5):
+                await write_phase(engine, model, rng, 150, ["a"])
+                engine._apply_now()
+                part = engine.open_partition("a")
+                assert part.applying and not part.unapplied
+                await write_phase(engine, model, rng, 150, ["a"])
+                assert part.unapplied and (part.applying or engine._applying is None)
+                check_reads(engine)
+                await until(lambda: engine._applying is None, "the applier's answer")
+                check_reads(engine)
+            engine.settle()
+            assert not engine._unapplied and engine._applying is None
+            assert lmdb_items(engine, "a") == model["a"]
+            assert engine.open_partition("a").stats.item_count == len(model["a"])
+            assert lmdb_applied(engine) == engine._applied_seq > 0
+            check(engine, model, {})
+        finally:
+            engine.close()
+        assert engine._applier is not None and engine._applier.process.returncode == 0
+
+    asyncio.run(scenario())
+    reopened = Engine(str(tmp_path))
+    try:
+        assert reopened.replayed_records == 0  # the close checkpointed what it applied
+        check(reopened, model, {})
+    finally:
+        reopened.close()
+
+
+def test_a_checkpoint_records_the_position_its_snapshot_holds(tmp_path: Path) -> None:
+    """The applier may commit a batch before the engine has read its answer: a checkpoint
+    taken then records the log position in its snapshot, not the engine's older one
+    (else a restart would replay from too early, or — once the log before it is let go —
+    find a gap)."""
+    model: Model = {}
+
+    async def scenario() -> None:
+        engine = applier_engine(tmp_path)
+        try:
+            await write_phase(engine, model, random.Random(4), 100, ["a"])
+            engine._apply_now()
+            sent = engine._unapplied_seq
+            assert engine._applied_seq < sent
+            # no await from here on: the event loop, which reads its answer, does not run
+            deadline = time.monotonic() + DEADLINE_S
+            while lmdb_applied(engine) != sent:
+                assert time.monotonic() < deadline, "the applier never committed"
+                time.sleep(0.002)
+            checkpoint, pin = engine._capture()
+            pin.abort()
+            assert engine._applied_seq < sent
+            assert checkpoint.applied_seq == sent
+            engine.settle()  # reads the answer
+            assert engine._applied_seq == sent
+        finally:
+            engine.close()
+
+    asyncio.run(scenario())
+    reopen_and_check(tmp_path, model, {})
+
+
+def test_writes_wait_while_the_applier_falls_behind(tmp_path: Path) -> None:
+    """A stopped applier: the overlay fills to ``MAX_UNAPPLIED_WRITES`` and the engine
+    says it has no room (requests wait in ``wait_for_room``); when the applier goes on,
+    the waiter is let through and everything reaches LMDB."""
+    model: Model = {"a": {}}
+
+    async def scenario() -> None:
+        engine = applier_engine(tmp_path)
+        assert engine._applier is not None
+        child = engine._applier.process.pid
+        part = engine.open_partition("a")
+        try:
+            await part.stage(b"first", value("first"))
+            model["a"][b"first"] = value("first")
+            os.kill(child, signal.SIGSTOP)
+            engine._apply_now()
+            number = 0
+            while engine.has_room():
+                futures = []
+                for _ in range(100):
+                    key = b"k%05d" % number
+                    futures.append(part.stage(key, value(str(number))))
+                    model["a"][key] = value(str(number))
+                    number += 1
+                await asyncio.gather(*futures)
+                engine._apply_now()
+                assert number < MAX_UNAPPLIED_WRITES * 2, "never out of room"
+            assert engine._unapplied_writes >= MAX_UNAPPLIED_WRITES
+            waiter = asyncio.ensure_future(engine.wait_for_room())
+            await asyncio.sleep(0.05)
+            assert not waiter.done()
+            os.kill(child, signal.SIGCONT)
+            await asyncio.wait_for(waiter, DEADLINE_S)
+            engine.settle()
+            assert lmdb_items(engine, "a") == model["a"]
+        finally:
+            os.kill(child, signal.SIGCONT)
+            engine.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_dead_applier_refuses_writes_and_loses_nothing(tmp_path: Path) -> None:
+    """The applier killed with a batch in flight: reads still see every acknowledged
+    write (from the overlay), writes are refused from then on, the engine closes
+    without hanging, and a restart replays what LMDB lacks from the log."""
+    rng = random.Random(9)
+    model: Model = {}
+
+    async def scenario() -> None:
+        engine = applier_engine(tmp_path)
+        assert engine._applier is not None
+        try:
+            await write_phase(engine, model, rng, 300, ["a", "b"])
+            os.kill(engine._applier.process.pid, signal.SIGSTOP)
+            engine._apply_now()  # in flight, never answered
+            await write_phase(engine, model, rng, 100, ["a", "b"])
+            os.kill(engine._applier.process.pid, signal.SIGKILL)
+            await until(lambda: engine._failure is not None, "the engine to notice")
+            for name, items in model.items():
+                part = engine.open_partition(name)
+                assert dict(part.scan(b"", None)) == items
+                assert all(part.get(key) == item for key, item in items.items())
+            with pytest.raises(RuntimeError, match="failed earlier"):
+                await engine.open_partition("a").stage(b"late", value("late"))
+        finally:
+            engine.close()
+
+    asyncio.run(scenario())
+    reopen_and_check(tmp_path, model, {})
+
+
+def test_the_applier_outlives_a_terminal_interrupt(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group: the applier ignores it (and SIGTERM) and
+    stops when the engine closes its input, after everything acknowledged is applied."""
+    async def scenario() -> None:
+        engine = applier_engine(tmp_path)
+        assert engine._applier is not None
+        process = engine._applier.process
+        try:
+            # the applier is started but may still be importing: wait for it to answer
+            await engine.open_partition("a").stage(b"k", value("v"))
+            engine.settle()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                os.kill(process.pid, signum)
+            await engine.open_partition("a").stage(b"k2", value("w"))
+            engine.settle()
+            assert process.poll() is None
+            assert lmdb_items(engine, "a") == {b"k": value("v"), b"k2": value("w")}
+        finally:
+            engine.close()
+        assert process.returncode == 0
+
+    asyncio.run(scenario())
