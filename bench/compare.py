@@ -280,9 +280,9 @@ def process_cpu_s(pid: int) -> float:
         return 0.0
 
 
-def server_cpu_s(pid: int) -> float:
-    """CPU seconds of a server process and its live child processes (``--workers``)."""
-    total = process_cpu_s(pid)
+def child_stats(pid: int) -> list[tuple[int, list[str]]]:
+    """(pid, /proc/PID/stat fields after the name) of every live child of ``pid``."""
+    out = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -291,8 +291,26 @@ def server_cpu_s(pid: int) -> float:
         except (OSError, IndexError):
             continue
         if fields[1] == str(pid):
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return total
+            out.append((int(entry.name), fields))
+    return out
+
+
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds of a server process and its live child processes (``--workers``, the
+    durable server's LMDB applier)."""
+    return process_cpu_s(pid) + sum((int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+                                    for _, fields in child_stats(pid))
+
+
+def status_kib(pid: int, field: str) -> int:
+    """A ``/proc/PID/status`` field in KiB (0 when the process or the field is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def children_cpu_s() -> float:
@@ -397,16 +415,15 @@ class RunningServer:
 
     def peak_rss_mib(self) -> float | None:
         """VmHWM of the server's main process (file-backed pages such as LMDB's map count
-        while resident)."""
+        while resident) plus the private memory (RssAnon) of its child processes now: the
+        LMDB pages they map are the same file pages, counted once."""
         if self.proc is None:
             return None
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-        except OSError:
+        peak = status_kib(self.proc.pid, "VmHWM")
+        if not peak:
             return None
-        return None
+        return (peak + sum(status_kib(child, "RssAnon")
+                           for child, _ in child_stats(self.proc.pid))) / 1024.0
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -658,7 +675,9 @@ def report(rows: list[Row], settings: Settings, specs: dict[str, ServerSpec], pe
         "Columns: ops/s and latencies are `quorumdb bench --json`'s (latency measured by the "
         "client, closed loop). *errors* counts non-200 answers. *server peak RSS* is VmHWM "
         "of the server's main process after that run (for quorumdb durable it includes "
-        "LMDB's resident mapped pages). *other CPU load* is the CPU that processes outside "
+        "LMDB's resident mapped pages), plus the private memory of its child processes "
+        "(quorumdb durable's LMDB applier, `--workers`' workers; the LMDB pages they map "
+        "are the same file pages). *other CPU load* is the CPU that processes outside "
         "this run (not the server, not the bench) used during it, averaged over the run "
         "(setup and preload included), in cores of the machine's "
         f"{os.cpu_count()}: above about 0.1 the row was measured on a shared machine and "

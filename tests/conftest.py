@@ -49,6 +49,8 @@ class ServerProcess:
         self.data_dir = data_dir
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.new_session = False  # a process group of its own (signals to the group)
+        self.stderr_path: Path | None = None  # its stderr appended there, not inherited
 
     @property
     def endpoint(self) -> str:
@@ -61,7 +63,13 @@ class ServerProcess:
             cmd += ["--data-dir", str(self.data_dir)]
         else:
             cmd += ["--in-memory"]
-        self.proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        stderr = None if self.stderr_path is None else self.stderr_path.open("ab")
+        try:
+            self.proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                                         start_new_session=self.new_session, stderr=stderr)
+        finally:
+            if stderr is not None:
+                stderr.close()
         wait_for_port(self.port, self.proc)
 
     def kill(self) -> None:

@@ -3,6 +3,7 @@ SIGTERM shuts down cleanly with exit code 0."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -88,6 +89,37 @@ def test_sigterm_exits_zero_and_keeps_data(durable: ServerProcess) -> None:
     ddb = make_client(durable.endpoint)
     check_items(ddb, "durable-term", 12)
     assert durable.terminate() == 0
+
+
+def child_pids(pid: int) -> list[int]:
+    return [int(child) for child in
+            Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_ctrl_c_to_the_process_group_stops_cleanly(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C (SIGINT to the whole process group: the server and its LMDB
+    applier process) stops the server cleanly, exit code 0, with every acknowledged
+    write kept and the applier gone with it; the applier outlives the signal until the
+    server has applied everything (else the server logs that it failed)."""
+    proc = ServerProcess([], tmp_path / "data")
+    proc.new_session = True
+    proc.stderr_path = tmp_path / "stderr"
+    proc.start()
+    try:
+        assert proc.proc is not None
+        children = child_pids(proc.proc.pid)
+        assert children, "no applier process"
+        ddb = make_client(proc.endpoint)
+        create(ddb, "durable-int")
+        write_items(ddb, "durable-int", 40)
+        os.killpg(proc.proc.pid, signal.SIGINT)
+        assert proc.proc.wait(timeout=30) == 0
+        assert not any(Path(f"/proc/{child}").exists() for child in children)
+        assert "fail" not in proc.stderr_path.read_text(), proc.stderr_path.read_text()
+        proc.start()
+        check_items(make_client(proc.endpoint), "durable-int", 40)
+    finally:
+        proc.stop()
 
 
 def test_deleted_table_stays_deleted_after_restart(durable: ServerProcess) -> None:

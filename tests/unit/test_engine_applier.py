@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from test_engine_recovery import Model, check, reopen_and_check, value, write_phase
 
+from quorumdb.storage import applier
 from quorumdb.storage.engine import (
     APPLIED_KEY,
     MAX_UNAPPLIED_WRITES,
@@ -235,3 +236,15 @@ def test_the_applier_outlives_a_terminal_interrupt(tmp_path: Path) -> None:
         assert process.returncode == 0
 
     asyncio.run(scenario())
+
+
+def test_an_applier_that_cannot_start_stops_the_open(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine waits for the applier to say it has LMDB open: one that exits at once
+    (here: a program that is not Python) fails the open, with the directory let go, so
+    the server does not start and then refuse its first write."""
+    monkeypatch.setattr(applier.sys, "executable", "/bin/false")
+    with pytest.raises(applier.ApplierFailed, match="exited"):
+        Engine(str(tmp_path), defer_apply=True, applier=True)
+    monkeypatch.undo()
+    Engine(str(tmp_path)).close()  # not left locked

@@ -23,8 +23,10 @@ Frames in both directions are a little-endian u32 length and a msgpack array.
   them in one transaction that also moves each partition's statistics record (read from
   LMDB, moved by the images replaced, as the engine's own commits do) and records ``seq``
   as the applied log position, so a restart knows where to replay from.
-* applier -> engine: ``[seq, [[partition, item_count, size_bytes], ...]]`` once that
-  transaction is committed, or ``[-1, message]`` when it failed (the applier exits then).
+* applier -> engine: ``[0, []]`` once it has the environment open (the engine waits for
+  it, so an applier that cannot start stops the server's start, not its first write);
+  then ``[seq, [[partition, item_count, size_bytes], ...]]`` once a batch's transaction
+  is committed, or ``[-1, message]`` when it failed (the applier exits then).
 
 One batch is in flight at a time (the engine sends the next after the answer), so a pipe
 never holds more than one frame and the applier is always reading when a frame comes.
@@ -65,6 +67,9 @@ _LENGTH = struct.Struct("<I")
 _F_SETPIPE_SZ = 1031
 PIPE_BYTES = 1 << 20
 ERROR_SEQ = -1
+READY_SEQ = 0  # log records are numbered from 1
+# An applier imports and opens LMDB in ~0.1 s here.
+START_TIMEOUT_S = 30.0
 _ENCODER = msgspec.msgpack.Encoder()
 # A partition's statistics after a commit: (name, item_count, size_bytes).
 PartitionCounts = tuple[str, int, int]
@@ -102,6 +107,14 @@ class Applier:
             fcntl.fcntl(self._out, _F_SETPIPE_SZ, PIPE_BYTES)
         os.set_blocking(self._in, False)
         self._buffer = bytearray()
+        try:
+            ready = self.wait_answer(START_TIMEOUT_S)
+        except ApplierFailed:
+            self.stop(1.0)
+            raise
+        if ready != [(READY_SEQ, [])]:
+            self.stop(1.0)
+            raise ApplierFailed(f"the LMDB applier started with {ready!r}")
 
     @property
     def answers_fd(self) -> int:
@@ -198,6 +211,8 @@ def serve(path: str) -> int:
     decoder = msgspec.msgpack.Decoder()
     source = sys.stdin.buffer
     answers = sys.stdout.buffer
+    answers.write(_frame([READY_SEQ, []]))
+    answers.flush()
     while True:
         head = _read_exactly(source, _LENGTH.size)
         if head is None:

@@ -500,7 +500,11 @@ class Engine:
         if self.sync:
             self._recover()
             if applier and self._defer_apply and restorable:
-                self._applier = Applier(path)
+                try:
+                    self._applier = Applier(path)
+                except BaseException:
+                    self.close()
+                    raise
         elif restorable and restored is None:
             self._checkpoint_inline()  # something to restore to from now on
 
