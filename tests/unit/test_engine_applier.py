@@ -23,6 +23,7 @@ from quorumdb.storage.engine import (
     APPLIED_KEY,
     MAX_UNAPPLIED_WRITES,
     Engine,
+    pack_item,
     unwrap,
 )
 
@@ -248,3 +249,22 @@ def test_an_applier_that_cannot_start_stops_the_open(tmp_path: Path,
         Engine(str(tmp_path), defer_apply=True, applier=True)
     monkeypatch.undo()
     Engine(str(tmp_path)).close()  # not left locked
+
+
+def test_a_batch_larger_than_the_pipe_reaches_lmdb(tmp_path: Path) -> None:
+    """A batch of 3 MB (the pipe holds 1 MB, or 64 KB where it cannot be enlarged) is
+    written in parts while the applier reads it."""
+    images = {b"big%03d" % n: pack_item(b"x" * 10_000, 10_000 + n) for n in range(300)}
+
+    async def scenario() -> None:
+        engine = applier_engine(tmp_path)
+        try:
+            part = engine.open_partition("a")
+            await asyncio.gather(*(part.stage(key, image) for key, image in images.items()))
+            engine.settle()
+            assert lmdb_items(engine, "a") == images
+            assert part.stats.item_count == 300
+        finally:
+            engine.close()
+
+    asyncio.run(scenario())

@@ -106,6 +106,7 @@ class Applier:
         with contextlib.suppress(OSError):  # a smaller pipe only costs a short wait
             fcntl.fcntl(self._out, _F_SETPIPE_SZ, PIPE_BYTES)
         os.set_blocking(self._in, False)
+        os.set_blocking(self._out, False)
         self._buffer = bytearray()
         try:
             ready = self.wait_answer(START_TIMEOUT_S)
@@ -120,19 +121,25 @@ class Applier:
     def answers_fd(self) -> int:
         return self._in
 
-    def send(self, seq: int, parts: Sequence[tuple[str, list[tuple[bytes, bytes | None]]]]
-             ) -> None:
-        """Writes one batch (blocking: the applier is reading, so this waits at most for
-        it to copy what does not fit the pipe)."""
+    def send(self, seq: int, parts: Sequence[tuple[str, list[tuple[bytes, bytes | None]]]],
+             timeout_s: float) -> None:
+        """Writes one batch. The applier is reading when a batch is sent (the previous
+        one is answered), so this waits at most for it to copy what does not fit the
+        pipe; ``ApplierFailed`` when it is gone or does not read for ``timeout_s``."""
+        view = memoryview(_frame([seq, parts]))
+        deadline = time.monotonic() + timeout_s
         try:
-            self._write_all(_frame([seq, parts]))
+            while view:
+                try:
+                    view = view[os.write(self._out, view):]
+                except BlockingIOError:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise ApplierFailed(
+                            f"the LMDB applier did not read for {timeout_s} s") from None
+                    select.select([], [self._out], [], left)
         except OSError as exc:
             raise ApplierFailed(f"the LMDB applier is gone: {exc!r}") from exc
-
-    def _write_all(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._out, view):]
 
     def read_answers(self) -> list[tuple[int, list[PartitionCounts]]]:
         """Every answer complete in the pipe now; ``ApplierFailed`` when the applier has

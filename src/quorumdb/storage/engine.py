@@ -741,7 +741,7 @@ class Engine:
         self._wake_room_waiters()
         self._watch_applier()
         try:
-            self._applier.send(seq, parts)
+            self._applier.send(seq, parts, APPLIER_TIMEOUT_S)
         except ApplierFailed as exc:
             self._applier_failed(exc)
 
