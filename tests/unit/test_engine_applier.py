@@ -21,6 +21,7 @@ from test_engine_recovery import Model, check, reopen_and_check, value, write_ph
 from quorumdb.storage import applier
 from quorumdb.storage.engine import (
     APPLIED_KEY,
+    MAX_UNAPPLIED_BYTES,
     MAX_UNAPPLIED_WRITES,
     Engine,
     pack_item,
@@ -143,11 +144,16 @@ def test_a_checkpoint_records_the_position_its_snapshot_holds(tmp_path: Path) ->
     reopen_and_check(tmp_path, model, {})
 
 
-def test_writes_wait_while_the_applier_falls_behind(tmp_path: Path) -> None:
-    """A stopped applier: the overlay fills to ``MAX_UNAPPLIED_WRITES`` and the engine
-    says it has no room (requests wait in ``wait_for_room``); when the applier goes on,
-    the waiter is let through and everything reaches LMDB."""
+@pytest.mark.parametrize("item_bytes", [200, 64 * 1024])
+def test_writes_wait_while_the_applier_falls_behind(tmp_path: Path, item_bytes: int) -> None:
+    """A stopped applier: the overlay fills to ``MAX_UNAPPLIED_WRITES`` (small items) or
+    ``MAX_UNAPPLIED_BYTES`` (large ones) and the engine says it has no room (requests
+    wait in ``wait_for_room``); when the applier goes on, the waiter is let through and
+    everything reaches LMDB."""
     model: Model = {"a": {}}
+
+    def image(number: int) -> bytes:
+        return pack_item(b"%07d" % number + b"x" * (item_bytes - 7), item_bytes)
 
     async def scenario() -> None:
         engine = applier_engine(tmp_path)
@@ -162,15 +168,19 @@ def test_writes_wait_while_the_applier_falls_behind(tmp_path: Path) -> None:
             number = 0
             while engine.has_room():
                 futures = []
-                for _ in range(100):
+                for _ in range(100 if item_bytes < 1024 else 10):
                     key = b"k%05d" % number
-                    futures.append(part.stage(key, value(str(number))))
-                    model["a"][key] = value(str(number))
+                    futures.append(part.stage(key, image(number)))
+                    model["a"][key] = image(number)
                     number += 1
                 await asyncio.gather(*futures)
                 engine._apply_now()
                 assert number < MAX_UNAPPLIED_WRITES * 2, "never out of room"
-            assert engine._unapplied_writes >= MAX_UNAPPLIED_WRITES
+            if item_bytes < 1024:
+                assert engine._unapplied_writes >= MAX_UNAPPLIED_WRITES
+            else:
+                assert engine._unapplied_bytes >= MAX_UNAPPLIED_BYTES
+                assert engine._unapplied_writes < MAX_UNAPPLIED_WRITES / 4
             waiter = asyncio.ensure_future(engine.wait_for_room())
             await asyncio.sleep(0.05)
             assert not waiter.done()
