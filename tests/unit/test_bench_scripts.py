@@ -43,7 +43,8 @@ def test_request_cpu_durable_put_runs_the_engine_as_serve_opens_it() -> None:
     match = re.search(r"put \(disk\): [\d,]+ requests/s wall, ([\d.]+) us CPU per request "
                       r"\(\+ ([\d.]+) in the LMDB applier process\), (\d+) flushes", out)
     assert match, out
-    assert float(match.group(1)) > 0 and float(match.group(2)) > 0 and int(match.group(3)) > 0
+    # the applier's share is read in clock ticks (10 ms): 0.0 on a run this short
+    assert float(match.group(1)) > 0 and int(match.group(3)) > 0
 
 
 def test_compare_writes_more_workloads_into_a_section_of_their_own(tmp_path: Path) -> None:
