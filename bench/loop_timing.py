@@ -48,6 +48,8 @@ TIMED: tuple[tuple[Any, str, str], ...] = (
     (engine.Engine, "_write_images", "  of which B-tree updates"),
     (engine.Engine, "_send_to_applier", "overlay sent to the applier process"),
     (engine.Engine, "_read_applier", "applier's answers read and handled"),
+    (engine.Engine, "_start_sync", "group commit handed to the syncer process"),
+    (engine.Engine, "_read_syncer", "syncer's answers read and handled"),
     (engine.Engine, "begin_checkpoint", "checkpoint capture"),
     (lmdb_checkpoint, "write_back", "checkpoint write-back (its thread)"),
 )

@@ -1,8 +1,10 @@
-"""The LMDB applier process (``quorumdb serve --data-dir``): acknowledged writes are
-committed to LMDB by a child process while reads see them in two overlay layers; its
-statistics and log position come back with its answers; a checkpoint records the position
-its snapshot holds; back-pressure when it falls behind; a dead applier refuses writes and
-loses nothing acknowledged. (Crash and power-loss histories with the applier:
+"""The engine's helper processes (``quorumdb serve --data-dir``). The LMDB applier:
+acknowledged writes are committed to LMDB by a child process while reads see them in two
+overlay layers; its statistics and log position come back with its answers; a checkpoint
+records the position its snapshot holds; back-pressure when it falls behind; a dead
+applier refuses writes and loses nothing acknowledged. The WAL syncer: group commits of
+several writes are acknowledged when it has synced the log, conditions see them before;
+a dead syncer fails its batch and refuses writes. (Crash and power-loss histories with the applier:
 ``test_engine_recovery.py``.)"""
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 from test_engine_recovery import Model, check, reopen_and_check, value, write_phase
 
-from quorumdb.storage import applier
+from quorumdb.storage import child
 from quorumdb.storage.engine import (
     APPLIED_KEY,
     MAX_UNAPPLIED_BYTES,
@@ -254,8 +256,8 @@ def test_an_applier_that_cannot_start_stops_the_open(tmp_path: Path,
     """The engine waits for the applier to say it has LMDB open: one that exits at once
     (here: a program that is not Python) fails the open, with the directory let go, so
     the server does not start and then refuse its first write."""
-    monkeypatch.setattr(applier.sys, "executable", "/bin/false")
-    with pytest.raises(applier.ApplierFailed, match="exited"):
+    monkeypatch.setattr(child.sys, "executable", "/bin/false")
+    with pytest.raises(child.ChildFailed, match="exited"):
         Engine(str(tmp_path), defer_apply=True, applier=True)
     monkeypatch.undo()
     Engine(str(tmp_path)).close()  # not left locked
@@ -278,3 +280,94 @@ def test_a_batch_larger_than_the_pipe_reaches_lmdb(tmp_path: Path) -> None:
             engine.close()
 
     asyncio.run(scenario())
+
+
+async def stopped_sync(engine: Engine, writes: dict[bytes, bytes]
+                       ) -> list[asyncio.Future[None]]:
+    """Stages ``writes`` in partition "a" with the syncer process stopped (SIGSTOP) and
+    lets the group commit start: it is in flight, unanswered."""
+    assert engine._log_syncer is not None
+    os.kill(engine._log_syncer.process.pid, signal.SIGSTOP)
+    part = engine.open_partition("a")
+    futures = [part.stage(key, image) for key, image in writes.items()]
+    await until(lambda: engine._syncing is not None, "the group commit to start")
+    return futures
+
+
+def test_a_group_commit_waits_for_the_syncer_and_conditions_see_it(tmp_path: Path) -> None:
+    """Several writes at once: their log sync is the syncer process's. Until it answers
+    they are not acknowledged and not readable (``get``), but conditions see them
+    (``latest``, with the future of their sync); ``drain`` waits for them; a catalog
+    record waits for that sync and goes to the log after it. A single write syncs on the
+    event loop, without the syncer (``SYNCER_MIN_WRITES``)."""
+    writes = {b"k%d" % n: value(f"v{n}") for n in range(5)}
+
+    async def scenario() -> None:
+        engine = applier_engine(tmp_path)
+        assert engine._log_syncer is not None
+        syncer = engine._log_syncer.process.pid
+        part = engine.open_partition("a")
+        try:
+            await part.stage(b"alone", value("alone"))  # one write: on the loop
+            futures = await stopped_sync(engine, writes)
+            assert engine._unapplied_writes == 1
+            for key, image in writes.items():
+                assert part.get(key) is None
+                latest, future = part.latest(key)
+                assert latest == image and future is not None and not future.done()
+            drained = asyncio.ensure_future(engine.drain())
+            await asyncio.sleep(0.05)
+            assert not drained.done() and not any(f.done() for f in futures)
+            os.kill(syncer, signal.SIGCONT)
+            await asyncio.wait_for(drained, DEADLINE_S)
+            assert all(f.done() and f.exception() is None for f in futures)
+            assert all(part.get(key) == image for key, image in writes.items())
+            await stopped_sync(engine, {b"late": value("late")} | writes)
+            os.kill(syncer, signal.SIGCONT)
+            engine.meta_put(b"table/x", b"x")  # waits for the sync in flight first
+            assert engine._syncing is None and part.get(b"late") == value("late")
+        finally:
+            os.kill(syncer, signal.SIGCONT)
+            engine.close()
+
+    asyncio.run(scenario())
+    reopened = Engine(str(tmp_path))
+    try:
+        part = reopened.open_partition("a")
+        assert part.get(b"alone") == value("alone") and part.get(b"late") == value("late")
+        assert all(part.get(key) == image for key, image in writes.items())
+        assert reopened.meta_get(b"table/x") == b"x"
+    finally:
+        reopened.close()
+
+
+def test_a_dead_syncer_fails_its_batch_and_refuses_writes(tmp_path: Path) -> None:
+    """The syncer killed with a group commit in flight: its writes are answered with an
+    error (never acknowledged), later writes are refused, what was acknowledged before
+    stays readable and survives a reopen."""
+    async def scenario() -> None:
+        engine = applier_engine(tmp_path)
+        assert engine._log_syncer is not None
+        part = engine.open_partition("a")
+        try:
+            await asyncio.gather(part.stage(b"x", value("x")), part.stage(b"y", value("y")))
+            futures = await stopped_sync(engine, {b"k1": value("1"), b"k2": value("2")})
+            os.kill(engine._log_syncer.process.pid, signal.SIGKILL)
+            for future in futures:
+                with pytest.raises(RuntimeError, match="sync failed"):
+                    await asyncio.wait_for(future, DEADLINE_S)
+            assert part.latest(b"k1") == (None, None)  # never acknowledged
+            assert part.get(b"x") == value("x")
+            with pytest.raises(RuntimeError, match="failed earlier"):
+                await part.stage(b"late", value("late"))
+        finally:
+            engine.close()
+
+    asyncio.run(scenario())
+    reopened = Engine(str(tmp_path))
+    try:
+        part = reopened.open_partition("a")
+        assert part.get(b"x") == value("x") and part.get(b"y") == value("y")
+        assert part.get(b"late") is None
+    finally:
+        reopened.close()

@@ -413,6 +413,31 @@ class Wal:
             self._guarded(self._sync_dirty)
         return self._synced_seq
 
+    def begin_sync(self) -> tuple[Path, int] | None:
+        """``sync`` in two halves, for a caller whose fdatasync runs elsewhere (the
+        engine's syncer process): hands every record to the OS now and returns the tail
+        segment's file and the last record in it, or None when nothing is unsynced.
+        Whoever syncs that file (any descriptor of it) then calls ``end_sync``; until
+        then this is the only sync in flight: the next ``begin_sync`` may create the
+        next segment, which needs its predecessor synced."""
+        self._check_usable()
+        if not self._dirty:
+            return None
+        self._guarded(self._write_pending)
+        tail = self._segments[-1]
+        assert all(segment is tail for segment in self._dirty)
+        self._guarded(lambda: self._preallocate(tail))
+        self._dirty = []
+        return self._directory / tail.name, self.last_seq
+
+    def end_sync(self, seq: int, error: BaseException | None = None) -> None:
+        """The records up to ``seq`` that ``begin_sync`` handed over are durable (or their
+        sync failed, which fails the log as a failed ``sync`` does)."""
+        if error is not None:
+            self._failure = error
+            return
+        self._synced_seq = max(self._synced_seq, seq)
+
     def _start_segment(self, first_seq: int) -> _Segment:
         """A new tail, in memory only: its file is created when its bytes are written."""
         previous = self._segments[-1] if self._segments else None

@@ -1,0 +1,184 @@
+"""Helper processes of the storage engine (``quorumdb serve --data-dir``): the LMDB
+applier (``applier.py``) and the WAL syncer (``syncer.py``).
+
+Each is ``python -m MODULE ARGS`` with a pipe each way. Frames in both directions are a
+little-endian u32 length and a msgpack array whose first element is a number: the
+engine sends ``[seq, ...]``, the helper answers ``[seq, body]`` when it is done with it,
+``[0, []]`` once it is ready (the engine waits for that: a helper that cannot start fails
+the server's start, not its first write) and ``[-1, message]`` when it failed (it exits
+then). One request is in flight at a time, so a pipe never holds more than one frame and
+the helper is always reading when a request comes.
+
+A helper exits when its input closes: the engine closed, or died (a frame cut short is
+not acted on). It ignores SIGINT and SIGTERM, which a terminal or a service manager sends
+to the whole process group: the engine decides when it stops, after it has answered
+everything it acknowledged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import select
+import signal
+import struct
+import subprocess
+import sys
+import time
+from typing import IO, Any
+
+import msgspec
+
+_LENGTH = struct.Struct("<I")
+# F_SETPIPE_SZ: a batch of 256 writes of 1 KB fits the pipe whole, so sending it does not
+# wait for the helper to read.
+_F_SETPIPE_SZ = 1031
+PIPE_BYTES = 1 << 20
+ERROR_SEQ = -1
+READY_SEQ = 0  # log records are numbered from 1
+# A helper imports and opens what it needs in ~0.1 s here.
+START_TIMEOUT_S = 30.0
+_ENCODER = msgspec.msgpack.Encoder()
+
+
+class ChildFailed(RuntimeError):
+    """A helper reported a failure, exited, or did not answer in time."""
+
+
+def frame(message: Any) -> bytes:
+    body = _ENCODER.encode(message)
+    return _LENGTH.pack(len(body)) + body
+
+
+class Child:
+    """The engine's side of one helper: starts it, sends requests, collects answers.
+
+    Answers are read without blocking (``read_answers``, from the event loop's reader
+    callback) or by waiting (``wait_answer``, for a synchronous caller)."""
+
+    def __init__(self, module: str, args: list[str], what: str) -> None:
+        import quorumdb
+
+        self.what = what
+        package_root = os.path.dirname(os.path.dirname(os.path.abspath(quorumdb.__file__)))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [package_root] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._out = self.process.stdin.fileno()
+        self._in = self.process.stdout.fileno()
+        with contextlib.suppress(OSError):  # a smaller pipe only costs a short wait
+            fcntl.fcntl(self._out, _F_SETPIPE_SZ, PIPE_BYTES)
+        os.set_blocking(self._in, False)
+        os.set_blocking(self._out, False)
+        self._buffer = bytearray()
+        try:
+            ready = self.wait_answer(START_TIMEOUT_S)
+        except ChildFailed:
+            self.stop(1.0)
+            raise
+        if ready != [(READY_SEQ, [])]:
+            self.stop(1.0)
+            raise ChildFailed(f"the {what} started with {ready!r}")
+
+    @property
+    def answers_fd(self) -> int:
+        return self._in
+
+    def send(self, message: list[Any], timeout_s: float) -> None:
+        """Writes one request. The helper is reading when a request is sent (the previous
+        one is answered), so this waits at most for it to copy what does not fit the
+        pipe; ``ChildFailed`` when it is gone or does not read for ``timeout_s``."""
+        view = memoryview(frame(message))
+        deadline = time.monotonic() + timeout_s
+        try:
+            while view:
+                try:
+                    view = view[os.write(self._out, view):]
+                except BlockingIOError:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise ChildFailed(
+                            f"the {self.what} did not read for {timeout_s} s") from None
+                    select.select([], [self._out], [], left)
+        except OSError as exc:
+            raise ChildFailed(f"the {self.what} is gone: {exc!r}") from exc
+
+    def read_answers(self) -> list[tuple[int, Any]]:
+        """Every answer complete in the pipe now, as (seq, body); ``ChildFailed`` when
+        the helper has reported a failure or exited."""
+        while True:
+            try:
+                chunk = os.read(self._in, 1 << 16)
+            except BlockingIOError:
+                break
+            if not chunk:
+                raise ChildFailed(f"the {self.what} exited ({self.process.poll()})")
+            self._buffer += chunk
+        answers = []
+        while len(self._buffer) >= _LENGTH.size:
+            (length,) = _LENGTH.unpack_from(self._buffer)
+            if len(self._buffer) < _LENGTH.size + length:
+                break
+            seq, body = msgspec.msgpack.decode(
+                bytes(self._buffer[_LENGTH.size:_LENGTH.size + length]))
+            del self._buffer[:_LENGTH.size + length]
+            if seq == ERROR_SEQ:
+                raise ChildFailed(f"the {self.what} failed: {body}")
+            answers.append((seq, body))
+        return answers
+
+    def wait_answer(self, timeout_s: float) -> list[tuple[int, Any]]:
+        """Blocks until at least one answer is complete (``ChildFailed`` after
+        ``timeout_s``: a stuck helper must not hang the engine)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            answers = self.read_answers()
+            if answers:
+                return answers
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ChildFailed(f"the {self.what} did not answer in {timeout_s} s")
+            select.select([self._in], [], [], left)
+
+    def stop(self, timeout_s: float) -> None:
+        """Closes its input (it exits after the request in hand) and waits for it; kills
+        it after ``timeout_s``."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
+
+
+# -- the helper's side ----------------------------------------------------------------
+def start_helper() -> tuple[IO[bytes], IO[bytes]]:
+    """In a helper: ignores the process group's SIGINT/SIGTERM; its (requests, answers)
+    streams."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return sys.stdin.buffer, sys.stdout.buffer
+
+
+def answer(stream: IO[bytes], seq: int, body: Any) -> None:
+    stream.write(frame([seq, body]))
+    stream.flush()
+
+
+def read_request(stream: IO[bytes]) -> bytes | None:
+    """The next request's msgpack body, or None when the engine closed the pipe (or died
+    while writing: a request cut short is not acted on)."""
+    head = stream.read(_LENGTH.size)
+    if len(head) < _LENGTH.size:
+        return None
+    length = _LENGTH.unpack(head)[0]
+    body = stream.read(length)
+    return body if len(body) == length else None

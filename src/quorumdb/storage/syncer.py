@@ -1,0 +1,63 @@
+"""The WAL syncer: a child process that runs the engine's ``fdatasync`` of its log.
+
+Why a process
+-------------
+With LMDB's commits gone to the applier (``applier.py``), the event loop of ``quorumdb
+serve --data-dir`` still waited in ``fdatasync`` for every group commit: at 9,400
+PutItem/s on one core, 28.7 k syncs in 13 s (p50 0.14 ms) held it 5.0 s, about 40% of
+its time, while requests took 3.3 s (``bench/loop_timing.py``). A thread was measured
+before and lost (waking it and handing back the GIL cost more than the sync, second
+session); a process that only calls ``fdatasync`` takes no GIL of the loop's. The loop
+hands the group commit's records to the OS (``Wal.begin_sync``), sends the tail segment's
+path here, serves requests meanwhile, and acknowledges the batch when the answer comes
+(``Wal.end_sync``); writes arriving meanwhile form the next batch.
+
+Protocol (framing, start and stop: ``child.py``): ``[seq, path]`` -> ``[seq, []]`` once
+``path`` (a segment file: the syncer keeps the last one open) is synced, so every record
+up to ``seq`` is durable. One sync in flight at a time. The syncer runs at normal
+priority: every acknowledgement waits for it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import msgspec
+
+from quorumdb.storage.child import Child, answer, read_request, start_helper
+
+MODULE = "quorumdb.storage.syncer"
+_sync = getattr(os, "fdatasync", os.fsync)
+
+
+def start() -> Child:
+    return Child(MODULE, [], "WAL syncer")
+
+
+def serve() -> int:
+    requests, answers = start_helper()
+    decoder = msgspec.msgpack.Decoder()
+    path: str | None = None
+    fd: int | None = None
+    answer(answers, 0, [])
+    while (request := read_request(requests)) is not None:
+        seq, wanted = decoder.decode(request)
+        try:
+            if wanted != path:
+                if fd is not None:
+                    os.close(fd)
+                    fd = None
+                fd = os.open(wanted, os.O_RDONLY | os.O_CLOEXEC)
+                path = wanted
+            assert fd is not None
+            _sync(fd)
+        except OSError as exc:
+            answer(answers, -1, repr(exc))
+            return 1
+        answer(answers, seq, [])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve())
