@@ -10,11 +10,12 @@ a dead syncer fails its batch and refuses writes. (Crash and power-loss historie
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,16 @@ def lmdb_applied(engine: Engine) -> int:
     with engine.env.begin(db=engine.meta) as txn:
         raw = txn.get(APPLIED_KEY)
     return int(raw) if raw else 0
+
+
+@contextlib.contextmanager
+def reopened(path: Path) -> Iterator[Engine]:
+    """The engine opened again on what ``path`` holds (without helpers), closed after."""
+    engine = Engine(str(path))
+    try:
+        yield engine
+    finally:
+        engine.close()
 
 
 async def until(condition: Callable[[], bool], what: str) -> None:
@@ -106,12 +117,9 @@ def test_reads_see_both_layers_while_the_applier_commits(tmp_path: Path) -> None
         assert engine._applier is not None and engine._applier.process.returncode == 0
 
     asyncio.run(scenario())
-    reopened = Engine(str(tmp_path))
-    try:
-        assert reopened.replayed_records == 0  # the close checkpointed what it applied
-        check(reopened, model, {})
-    finally:
-        reopened.close()
+    with reopened(tmp_path) as engine:
+        assert engine.replayed_records == 0  # the close checkpointed what it applied
+        check(engine, model, {})
 
 
 def test_a_checkpoint_records_the_position_its_snapshot_holds(tmp_path: Path) -> None:
@@ -331,14 +339,11 @@ def test_a_group_commit_waits_for_the_syncer_and_conditions_see_it(tmp_path: Pat
             engine.close()
 
     asyncio.run(scenario())
-    reopened = Engine(str(tmp_path))
-    try:
-        part = reopened.open_partition("a")
+    with reopened(tmp_path) as engine:
+        part = engine.open_partition("a")
         assert part.get(b"alone") == value("alone") and part.get(b"late") == value("late")
         assert all(part.get(key) == image for key, image in writes.items())
-        assert reopened.meta_get(b"table/x") == b"x"
-    finally:
-        reopened.close()
+        assert engine.meta_get(b"table/x") == b"x"
 
 
 def test_a_dead_syncer_fails_its_batch_and_refuses_writes(tmp_path: Path) -> None:
@@ -364,10 +369,7 @@ def test_a_dead_syncer_fails_its_batch_and_refuses_writes(tmp_path: Path) -> Non
             engine.close()
 
     asyncio.run(scenario())
-    reopened = Engine(str(tmp_path))
-    try:
-        part = reopened.open_partition("a")
+    with reopened(tmp_path) as engine:
+        part = engine.open_partition("a")
         assert part.get(b"x") == value("x") and part.get(b"y") == value("y")
         assert part.get(b"late") is None
-    finally:
-        reopened.close()

@@ -37,7 +37,10 @@ the overlay over LMDB. With ``applier`` (``serve``) those commits are made by a 
 process (``quorumdb.storage.applier``) on the other core, not on the event loop: the
 overlay sent to it becomes the partitions' ``applying`` layer, read below the newer
 ``unapplied`` one, until it answers with the log position it committed and the
-partitions' statistics; one batch is in flight at a time. Front-end workers read LMDB
+partitions' statistics; one batch is in flight at a time. The log's ``fdatasync`` of a
+group commit of several writes is made by a second child (``quorumdb.storage.syncer``)
+while the loop goes on serving; until it answers, the batch is the partitions'
+``syncing`` layer, which ``latest`` sees and reads do not. Front-end workers read LMDB
 from other processes, so with them every batch is committed to LMDB before it is
 acknowledged. The replication issue
 replaces the flusher with a replication group behind the same ``Partition`` interface.
@@ -61,7 +64,7 @@ import os
 import shutil
 import struct
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -668,7 +671,10 @@ class Engine:
         8.8-9.7 k/s; the sync alone on a thread, LMDB on the loop, one or two batches
         syncing at once 8.8-9.2 k/s; all on the loop 10.7-11.6 k/s. The price: reads
         answered by this process wait for a sync in progress (``--workers`` answer
-        them in other processes). Without a WAL (memory, or a storage node whose own
+        them in other processes). With the helper processes (``serve``) a batch of
+        ``SYNCER_MIN_WRITES`` or more is synced by the syncer process instead
+        (``_start_sync``): a process takes no GIL of the loop's, and the loop serves
+        requests during the sync. Without a WAL (memory, or a storage node whose own
         WAL is the durability point) there is no sync to wait for."""
         self._flush_scheduled = False
         if self._syncing is not None:
@@ -726,14 +732,19 @@ class Engine:
             self._sync_failed(exc)
 
     def _read_syncer(self) -> None:
-        assert self._log_syncer is not None
-        try:
-            answers = self._log_syncer.read_answers()
-        except ChildFailed as exc:
-            self._sync_failed(exc)
-            return
-        for seq, _ in answers:
+        for seq, _ in self._answers(self._log_syncer, self._sync_failed):
             self._synced(seq)
+
+    def _answers(self, child: Child | None, failed: Callable[[BaseException], None],
+                 wait: bool = False) -> list[tuple[int, Any]]:
+        """A helper's answers: those complete now, or (``wait``) at least one; none
+        once it has failed (``failed`` is told)."""
+        assert child is not None
+        try:
+            return child.wait_answer(APPLIER_TIMEOUT_S) if wait else child.read_answers()
+        except ChildFailed as exc:
+            failed(exc)
+            return []
 
     def _synced(self, seq: int) -> None:
         """The syncer has made the batch in flight durable: it is acknowledged and
@@ -778,13 +789,7 @@ class Engine:
         """Blocks until no log sync is in flight (before a control record is appended
         and synced here, in log order)."""
         while self._syncing is not None:
-            assert self._log_syncer is not None
-            try:
-                answers = self._log_syncer.wait_answer(APPLIER_TIMEOUT_S)
-            except ChildFailed as exc:
-                self._sync_failed(exc)
-                return
-            for seq, _ in answers:
+            for seq, _ in self._answers(self._log_syncer, self._sync_failed, wait=True):
                 self._synced(seq)
 
     def _wake_room_waiters(self) -> None:
@@ -881,12 +886,7 @@ class Engine:
         setattr(self, flag, True)
 
     def _read_applier(self) -> None:
-        assert self._applier is not None
-        try:
-            answers = self._applier.read_answers()
-        except ChildFailed as exc:
-            self._applier_failed(exc)
-            return
+        answers = self._answers(self._applier, self._applier_failed)
         for seq, counts in answers:
             self._applied_by_applier(seq, counts)
         if answers and self._applying is None and self._unapplied and not self._closed:
@@ -929,12 +929,7 @@ class Engine:
             if self._applying is None:
                 self._send_to_applier()
                 continue
-            try:
-                answers = self._applier.wait_answer(APPLIER_TIMEOUT_S)
-            except ChildFailed as exc:
-                self._applier_failed(exc)
-                return
-            for seq, counts in answers:
+            for seq, counts in self._answers(self._applier, self._applier_failed, wait=True):
                 self._applied_by_applier(seq, counts)
 
     def settle(self) -> None:
