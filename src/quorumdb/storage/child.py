@@ -17,6 +17,7 @@ everything it acknowledged.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import os
@@ -26,6 +27,7 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 import msgspec
@@ -76,6 +78,7 @@ class Child:
         os.set_blocking(self._in, False)
         os.set_blocking(self._out, False)
         self._buffer = bytearray()
+        self._watching: asyncio.AbstractEventLoop | None = None
         try:
             ready = self.wait_answer(START_TIMEOUT_S)
         except ChildFailed:
@@ -85,9 +88,23 @@ class Child:
             self.stop(1.0)
             raise ChildFailed(f"the {what} started with {ready!r}")
 
-    @property
-    def answers_fd(self) -> int:
-        return self._in
+    def watch(self, callback: Callable[[], None]) -> None:
+        """Has the running event loop call ``callback`` whenever answers arrive (once
+        set, it stays; outside a loop nothing: a synchronous caller waits itself)."""
+        if self._watching is not None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        loop.add_reader(self._in, callback)
+        self._watching = loop
+
+    def unwatch(self) -> None:
+        if self._watching is not None:
+            with contextlib.suppress(Exception):  # the loop may be closed already
+                self._watching.remove_reader(self._in)
+            self._watching = None
 
     def send(self, message: list[Any], timeout_s: float) -> None:
         """Writes one request. The helper is reading when a request is sent (the previous
@@ -149,6 +166,7 @@ class Child:
         """Closes its input (it exits after the request in hand) and waits for it; kills
         it after ``timeout_s``."""
         assert self.process.stdin is not None and self.process.stdout is not None
+        self.unwatch()
         with contextlib.suppress(OSError):
             self.process.stdin.close()
         try:

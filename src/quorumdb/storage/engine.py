@@ -56,7 +56,6 @@ the applier by ``MAX_UNAPPLIED_WRITES``; a handler that would exceed either wait
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fcntl
 import hashlib
 import logging
@@ -153,10 +152,11 @@ MAX_UNAPPLIED_BYTES = 16 << 20
 # process wake-ups cost more than the loop's wait (durable PutItem at concurrency 1, one
 # CPU: p50 0.35 ms through the syncer against 0.27 ms on the loop).
 SYNCER_MIN_WRITES = 2
-# Nor while the overlay is half full: the applier (at idle priority) is behind because
-# this CPU is never idle, and waiting on the loop for the sync gives it the CPU meanwhile.
-# Without this, durable PutItem at its peak on one CPU stalled whenever the overlay
-# filled: p99.9 29-33 ms against 9-16 ms with the loop's own syncs.
+# Nor while the overlay holds this many writes: the applier (at idle priority) is behind
+# because this CPU is never idle, and waiting on the loop for the sync gives it the CPU
+# meanwhile. Without this, durable PutItem at its peak on one CPU stalled whenever the
+# overlay filled: p99.9 29-33 ms against 9-16 ms with the loop's own syncs.
+SYNCER_MAX_UNAPPLIED = MAX_UNAPPLIED_WRITES // 2
 # How long a synchronous ``settle`` waits for the applier's answer before it gives up on
 # it (a commit takes milliseconds; a stuck applier must not hang the engine).
 APPLIER_TIMEOUT_S = 60.0
@@ -351,10 +351,9 @@ class Partition:
         return value if full == key else None
 
     def latest(self, key: bytes) -> tuple[bytes | None, asyncio.Future[None] | None]:
-        """The newest image of ``key`` including staged writes, and the future of the
-        flush that makes it durable (None when it already is). A batch is written and
-        committed within one call on the event loop, so nothing is ever between staged
-        and committed."""
+        """The newest image of ``key`` including staged writes and those whose log sync
+        is in flight (``syncing``), and the future of the flush that makes it durable
+        (None when it already is)."""
         staged = self.staged.get(key)
         if staged is None and self.syncing:
             staged = self.syncing.get(key)
@@ -490,12 +489,10 @@ class Engine:
         # batch in flight)
         self._applier: Child | None = None
         self._applying: list[Partition] | None = None
-        self._applier_watched = False
         # the syncer process and the group commit whose log sync it is running
         self._log_syncer: Child | None = None
         self._syncing: tuple[list[tuple[Partition, dict[bytes, _Staged]]],
                              asyncio.Future[None], int] | None = None
-        self._log_syncer_watched = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._staged_count = 0
         self._capacity_waiters: list[asyncio.Future[None]] = []
@@ -639,6 +636,9 @@ class Engine:
 
     def schedule(self, partition: Partition) -> None:
         self._dirty[partition.name] = partition
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
         if not self._flush_scheduled:
             self._flush_scheduled = True
             assert self._loop is not None
@@ -693,7 +693,7 @@ class Engine:
         self._wake_room_waiters()
         try:
             if (self._log_syncer is not None
-                    and self._unapplied_writes < MAX_UNAPPLIED_WRITES // 2
+                    and self._unapplied_writes < SYNCER_MAX_UNAPPLIED
                     and sum(len(staged) for _, staged in batch) >= SYNCER_MIN_WRITES):
                 self._start_sync(batch, future)
                 return
@@ -706,6 +706,11 @@ class Engine:
             log.error("group commit failed; its writes are answered with errors: %r", exc)
             future.set_exception(exc)
             return
+        self._answer_flush(future)
+
+    def _answer_flush(self, future: asyncio.Future[None]) -> None:
+        """A batch is durable: its writes are answered, and LMDB's commit of the overlay
+        comes due."""
         self.flushes += 1
         future.set_result(None)
         self._apply_when_due()
@@ -719,13 +724,12 @@ class Engine:
         seq = self._log_writes(batch, sync=False)
         target = self._log.begin_sync() if seq is not None else None
         if seq is None or target is None:  # every write went to a dropped partition
-            self.flushes += 1
-            future.set_result(None)
+            self._answer_flush(future)
             return
         for partition, staged in batch:
             partition.syncing = staged
         self._syncing = (batch, future, seq)
-        self._watch(self._log_syncer, self._read_syncer)
+        self._log_syncer.watch(self._read_syncer)
         try:
             self._log_syncer.send([seq, str(target[0])], APPLIER_TIMEOUT_S)
         except ChildFailed as exc:
@@ -757,21 +761,14 @@ class Engine:
         for partition, _ in batch:
             partition.syncing = {}
         self._defer(batch, seq)
-        self.flushes += 1
-        future.set_result(None)
-        self._apply_when_due()
-        if self._dirty and not self._flush_scheduled:
-            self._flush_scheduled = True
-            assert self._loop is not None
-            self._loop.call_soon(self._start_flush)
+        self._answer_flush(future)
+        if self._dirty:
+            self._schedule_flush()
 
     def _sync_failed(self, exc: BaseException) -> None:
         """As a failed ``fdatasync`` of the log: the batch in flight is answered with
         errors and the engine refuses writes from now on."""
-        if self._failure is None:
-            log.error("WAL syncer failed; writes are refused from now on: %r", exc)
-            self._failure = exc
-        self._unwatch(self._log_syncer, "_log_syncer_watched")
+        self._helper_failed(self._log_syncer, exc)
         if self._syncing is None:
             return
         batch, future, seq = self._syncing
@@ -781,9 +778,8 @@ class Engine:
         for partition, _ in batch:
             partition.syncing = {}
         future.set_exception(RuntimeError(f"the log's sync failed: {exc!r}"))
-        if self._dirty and not self._flush_scheduled and self._loop is not None:
-            self._flush_scheduled = True  # answers what was staged meanwhile (refused)
-            self._loop.call_soon(self._start_flush)
+        if self._dirty:
+            self._schedule_flush()  # answers what was staged meanwhile (refused)
 
     def _wait_for_sync(self) -> None:
         """Blocks until no log sync is in flight (before a control record is appended
@@ -865,25 +861,11 @@ class Engine:
         self._unapplied_bytes = 0
         self._applying = partitions
         self._wake_room_waiters()
-        self._watch(self._applier, self._read_applier)
+        self._applier.watch(self._read_applier)
         try:
             self._applier.send([seq, parts], APPLIER_TIMEOUT_S)
         except ChildFailed as exc:
             self._applier_failed(exc)
-
-    def _watch(self, child: Child, reader: Any) -> None:
-        """The event loop reads a helper's answers as they come (once a loop runs; a
-        synchronous caller reads them itself)."""
-        flag = "_applier_watched" if child is self._applier else "_log_syncer_watched"
-        if getattr(self, flag):
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        self._loop = self._loop or loop
-        loop.add_reader(child.answers_fd, reader)
-        setattr(self, flag, True)
 
     def _read_applier(self) -> None:
         answers = self._answers(self._applier, self._applier_failed)
@@ -909,16 +891,16 @@ class Engine:
     def _applier_failed(self, exc: BaseException) -> None:
         """As a failed LMDB commit: what was acknowledged stays readable from the
         overlay, and writes are refused from now on."""
-        if self._failure is None:
-            log.error("LMDB applier failed; writes are refused from now on: %r", exc)
-            self._failure = exc
-        self._unwatch(self._applier, "_applier_watched")
+        self._helper_failed(self._applier, exc)
 
-    def _unwatch(self, child: Child | None, flag: str) -> None:
-        if getattr(self, flag) and child is not None and self._loop is not None:
-            with contextlib.suppress(Exception):  # the loop may be closed already
-                self._loop.remove_reader(child.answers_fd)
-        setattr(self, flag, False)
+    def _helper_failed(self, child: Child | None, exc: BaseException) -> None:
+        """A helper process failed: writes are refused from now on."""
+        if self._failure is None:
+            what = child.what if child is not None else "helper"
+            log.error("%s failed; writes are refused from now on: %r", what, exc)
+            self._failure = exc
+        if child is not None:
+            child.unwatch()
 
     def _settle_by_applier(self) -> None:
         """``settle`` with the applier: sends the overlay and waits until it reports
@@ -1340,10 +1322,8 @@ class Engine:
             self._read_txn = None
         self._wait_for_sync()
         self.settle()
-        for child, flag in ((self._applier, "_applier_watched"),
-                            (self._log_syncer, "_log_syncer_watched")):
+        for child in (self._applier, self._log_syncer):
             if child is not None:
-                self._unwatch(child, flag)
                 child.stop(APPLIER_TIMEOUT_S)
         if self._log is not None and self._failure is None:
             self._checkpoint_inline()  # a clean stop replays nothing on the next open

@@ -79,7 +79,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Protocol, runtime_checkable
+from typing import Final, Protocol, TypeVar, runtime_checkable
 
 from quorumdb.storage.wal_format import (
     DEFAULT_SEGMENT_SIZE_BYTES,
@@ -101,6 +101,8 @@ from quorumdb.storage.wal_format import (
     parse_segment_file_name,
     segment_file_name,
 )
+
+_T = TypeVar("_T")
 
 # Reads go through a buffer of this size (plus at most one record): 1 MiB amortises the
 # syscall per read to nothing while staying far below a segment.
@@ -423,11 +425,7 @@ class Wal:
         self._check_usable()
         if not self._dirty:
             return None
-        self._guarded(self._write_pending)
-        tail = self._segments[-1]
-        assert all(segment is tail for segment in self._dirty)
-        self._guarded(lambda: self._preallocate(tail))
-        self._dirty = []
+        tail = self._guarded(self._hand_over)
         return self._directory / tail.name, self.last_seq
 
     def end_sync(self, seq: int, error: BaseException | None = None) -> None:
@@ -475,14 +473,20 @@ class Wal:
         assert self._pending_bytes == 0
 
     def _sync_dirty(self) -> None:
-        self._write_pending()
-        assert all(segment is self._segments[-1] for segment in self._dirty)
-        for segment in self._dirty:
-            assert segment.fd is not None
-            self._preallocate(segment)
-            self._fdatasync(segment.fd)
-        self._dirty = []
+        tail = self._hand_over()
+        assert tail.fd is not None
+        self._fdatasync(tail.fd)
         self._synced_seq = self.last_seq
+
+    def _hand_over(self) -> _Segment:
+        """Every pending byte written (segments before the tail sealed) and zeroes kept
+        ahead of the tail's records: what is left of a sync is the tail's fdatasync."""
+        self._write_pending()
+        tail = self._segments[-1]
+        assert all(segment is tail for segment in self._dirty)
+        self._preallocate(tail)
+        self._dirty = []
+        return tail
 
     def _preallocate(self, segment: _Segment) -> None:
         """Writes zeroes ahead of the tail's records once fewer than half of
@@ -578,9 +582,9 @@ class Wal:
         segment.clean_bytes = SEGMENT_HEADER_BYTES
         self.recycled += 1
 
-    def _guarded(self, operation: Callable[[], None]) -> None:
+    def _guarded(self, operation: Callable[[], _T]) -> _T:
         try:
-            operation()
+            return operation()
         except OSError as exc:
             self._failure = exc
             raise WalFailedError(f"WAL I/O failed; the log must be reopened: {exc}") from exc
