@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from quorumdb.storage import wal_format as fmt
 from quorumdb.storage.wal import (
+    FRESH_SPARE_PREFIX,
     MAX_SPARE_SEGMENTS,
     PREALLOCATED_REASON,
     SPARE_PREFIX,
@@ -21,7 +26,9 @@ from quorumdb.storage.wal import (
     WalFailedError,
     WalLockedError,
     WalStorage,
+    _make_fresh_spare,
 )
+from quorumdb.storage.wal_format import segment_file_name
 
 
 class CountingSync:
@@ -510,10 +517,87 @@ def test_released_segments_are_recycled_as_new_segments(tmp_path: Path,
             written.append(payload_for(seq))
             wal.append([written[-1]])
             wal.sync()
-        assert wal.recycled == MAX_SPARE_SEGMENTS
+        if preallocate:  # spares are made ahead of need too (fresh files of zeroes)
+            assert wal.recycled >= MAX_SPARE_SEGMENTS
+        else:
+            assert wal.recycled == MAX_SPARE_SEGMENTS
         assert list(wal.replay(first)) == list(enumerate(written[first - 1:], start=first))
-    assert not list(tmp_path.glob(SPARE_PREFIX + "*"))
+    left = list(tmp_path.glob(SPARE_PREFIX + "*"))
+    assert len(left) <= (MAX_SPARE_SEGMENTS if preallocate else 0)
+    assert all(path.name.startswith(FRESH_SPARE_PREFIX) for path in left)
     assert read_all(tmp_path, 300) == list(enumerate(written[first - 1:], start=first))
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def all_zero(path: Path, start: int = 0) -> bool:
+    return not path.read_bytes()[start:].strip(b"\0")
+
+
+def test_the_next_segment_is_zeroed_ahead_on_the_wal_thread(tmp_path: Path) -> None:
+    """Preallocating, a fresh file of zeroes is prepared while the tail fills, and a
+    retired segment is zeroed whole before it is kept as a spare: the segments made of
+    them get no zeroes written ahead of their records (none left to write), and every
+    record reads back across a reopen."""
+    size = 64 * 1024
+    written: list[bytes] = []
+    with Wal.open(tmp_path, segment_size_bytes=size, preallocate_bytes=8192) as wal:
+        def append(count: int) -> None:
+            for _ in range(count):
+                written.append(os.urandom(1000))
+                wal.append([written[-1]])
+                wal.sync()
+
+        append(40)  # more than half of the first segment: a fresh spare is made
+        fresh = tmp_path / (FRESH_SPARE_PREFIX + wal._segments[-1].name)
+        wait_for(fresh.exists, "a fresh spare")
+        assert fresh.stat().st_size == size and all_zero(fresh)
+        assert not list(tmp_path.glob("*.tmp"))
+        while wal.recycled == 0:
+            append(1)
+        tail = wal._segments[-1]
+        assert not fresh.exists()
+        assert tail.clean_bytes == tail.file_bytes == size  # nothing left to zero ahead
+        tail_path = tmp_path / tail.name
+        assert tail_path.stat().st_size == size and all_zero(tail_path, tail.size_bytes)
+        retired = tmp_path / wal._segments[0].name
+        assert wal.release_before(tail.first_seq) == 1
+        spare = retired.with_name(SPARE_PREFIX + retired.name)
+        wait_for(lambda: spare in wal._zeroed, "the retired segment zeroed")
+        assert spare.stat().st_size == size and all_zero(spare)
+        first = wal.first_seq
+        while wal.recycled < 2:
+            append(1)
+        assert wal._segments[-1].clean_bytes == size
+        append(5)
+    assert read_all(tmp_path, size) == list(enumerate(written[first - 1:], start=first))
+
+
+def test_an_unfinished_spare_is_deleted_on_open(tmp_path: Path) -> None:
+    write_log(tmp_path, 3)
+    leftover = tmp_path / (FRESH_SPARE_PREFIX + segment_file_name(1) + ".tmp")
+    leftover.write_bytes(bytes(4096))
+    with Wal.open(tmp_path) as wal:
+        assert wal.recovery.removed_temporary_files == 1
+        assert wal.last_seq == 3
+    assert not leftover.exists()
+
+
+def test_zeroing_a_spare_gives_up_when_the_log_closes(tmp_path: Path) -> None:
+    stopping = threading.Event()
+    stopping.set()
+    spares: deque[Path] = deque()
+    path = tmp_path / (FRESH_SPARE_PREFIX + segment_file_name(1))
+    _make_fresh_spare(path, 8 << 20, spares, set(), stopping)
+    assert not spares and not list(tmp_path.iterdir())
+    stopping.clear()
+    _make_fresh_spare(path, 3 << 20, spares, set(), stopping)
+    assert list(spares) == [path] and path.stat().st_size == 3 << 20 and all_zero(path)
 
 
 @pytest.mark.parametrize("preallocate", [0, 200])

@@ -35,7 +35,6 @@ anything is saved, so a layout that differs fails loudly instead of saving a wro
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import os
 import struct
@@ -45,7 +44,7 @@ from pathlib import Path
 from typing import Final
 
 from quorumdb.storage.errors import DataDirectoryError
-from quorumdb.storage.wal import replace_durably
+from quorumdb.storage.wal import replace_durably, write_back_range
 from quorumdb.storage.wal_format import crc32c
 
 CHECKPOINT_FILE: Final = "checkpoint"
@@ -178,13 +177,6 @@ def wait_until_unshared(directory: str, timeout_s: float) -> None:
         os.close(fd)
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_sync_file_range = getattr(_libc, "sync_file_range", None)
-if _sync_file_range is not None:
-    _sync_file_range.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-_SFR_WAIT_BEFORE, _SFR_WRITE, _SFR_WAIT_AFTER = 1, 2, 4
-
-
 def write_back(fd: int, chunk_bytes: int) -> None:
     """Writes the file's dirty pages back one chunk at a time, waiting for each, before
     the checkpoint's fdatasync (which then finds little left to do). One fdatasync of
@@ -193,10 +185,7 @@ def write_back(fd: int, chunk_bytes: int) -> None:
     half of peak with checkpoints against 3.6 ms without); chunks let them in between.
     Only starts and waits for writeback: durability still comes from the fdatasync.
     Linux's ``sync_file_range``; elsewhere nothing to do."""
-    if _sync_file_range is None:
-        return
     size = os.fstat(fd).st_size
     for offset in range(0, size, chunk_bytes):
-        if _sync_file_range(fd, offset, chunk_bytes,
-                            _SFR_WAIT_BEFORE | _SFR_WRITE | _SFR_WAIT_AFTER) != 0:
+        if not write_back_range(fd, offset, chunk_bytes):
             return  # not supported here: the fdatasync does it all
