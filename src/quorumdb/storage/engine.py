@@ -863,7 +863,7 @@ class Engine:
         self._wake_room_waiters()
         self._applier.watch(self._read_applier)
         try:
-            self._applier.send([seq, parts], APPLIER_TIMEOUT_S)
+            self._applier.send_soon([seq, parts], APPLIER_TIMEOUT_S, self._applier_failed)
         except ChildFailed as exc:
             self._applier_failed(exc)
 
