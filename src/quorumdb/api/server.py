@@ -5,6 +5,7 @@ stop accepting, let in-flight writes become durable, close LMDB."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -89,6 +90,11 @@ async def serve(options: ServeOptions, ready: asyncio.Event | None = None) -> No
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        # Everything made so far (modules, the catalog, what recovery built) lives as long
+        # as the server: out of the collector's reach, a full collection under load
+        # scans only what requests made (measured: 8-11 ms pauses before).
+        gc.collect()
+        gc.freeze()
         where = options.data_dir or "memory"
         log.warning("quorumdb serving on http://%s:%d (data: %s)", options.host, port, where)
         print(f"quorumdb serving on http://{options.host}:{port} (data: {where})", flush=True)
