@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Coroutine
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httptools
 
@@ -157,8 +157,13 @@ class HttpProtocol(asyncio.Protocol):
                 return
             self.pending.append(result)
         else:
-            pending: PendingResponse = (asyncio.ensure_future(result)
-                                        if asyncio.iscoroutine(result) else result)
+            # future-like (the service's pending answers) as is, a coroutine as a task:
+            # asyncio.iscoroutine took 0.5 us to say no (an ABC's isinstance)
+            pending: PendingResponse
+            if hasattr(result, "add_done_callback"):
+                pending = cast(PendingResponse, result)
+            else:
+                pending = asyncio.ensure_future(result)
             self.pending.append(pending)
             if len(self.pending) >= MAX_PIPELINED and self.transport is not None:
                 self.transport.pause_reading()

@@ -52,8 +52,19 @@ OperationHandler = Callable[["Context", dict[str, Any]], "Result | Deferred | Aw
 
 
 def media_type(headers: dict[str, str]) -> str:
-    """The request's Content-Type without parameters, lower-cased."""
-    return headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    """The request's Content-Type without parameters, lower-cased (clients send one or
+    two values: remembered, up to ``MAX_CACHED_MEDIA_TYPES``)."""
+    raw = headers.get("content-type", "")
+    known = _MEDIA_TYPES.get(raw)
+    if known is None:
+        known = raw.split(";", 1)[0].strip().lower()
+        if len(_MEDIA_TYPES) < MAX_CACHED_MEDIA_TYPES:
+            _MEDIA_TYPES[raw] = known
+    return known
+
+
+MAX_CACHED_MEDIA_TYPES = 64
+_MEDIA_TYPES: dict[str, str] = {}
 
 
 def reply_format(headers: dict[str, str]) -> str:

