@@ -369,7 +369,7 @@ def test_a_group_commit_waits_for_the_syncer_and_conditions_see_it(tmp_path: Pat
     they are not acknowledged and not readable (``get``), but conditions see them
     (``latest``, with the future of their sync); ``drain`` waits for them; a catalog
     record waits for that sync and goes to the log after it. A single write syncs on the
-    event loop, without the syncer (``SYNCER_MIN_WRITES``)."""
+    event loop, without the syncer (fewer than ``SYNCER_MIN_WRITES``)."""
     writes = {b"k%d" % n: value(f"v{n}") for n in range(5)}
 
     async def scenario() -> None:
@@ -418,7 +418,7 @@ def test_a_dead_syncer_fails_its_batch_and_refuses_writes(tmp_path: Path) -> Non
         part = engine.open_partition("a")
         try:
             await asyncio.gather(part.stage(b"x", value("x")), part.stage(b"y", value("y")))
-            futures = await stopped_sync(engine, {b"k1": value("1"), b"k2": value("2")})
+            futures = await stopped_sync(engine, {b"k%d" % n: value(str(n)) for n in range(5)})
             os.kill(engine._log_syncer.process.pid, signal.SIGKILL)
             for future in futures:
                 with pytest.raises(RuntimeError, match="sync failed"):

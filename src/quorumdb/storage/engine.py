@@ -150,8 +150,13 @@ MAX_UNAPPLIED_BYTES = 16 << 20
 # A group commit of fewer writes syncs the log on the event loop, not through the syncer
 # process: one write alone means nothing else waits to be served meanwhile, and the two
 # process wake-ups cost more than the loop's wait (durable PutItem at concurrency 1, one
-# CPU: p50 0.35 ms through the syncer against 0.27 ms on the loop).
-SYNCER_MIN_WRITES = 2
+# CPU: p50 0.35 ms through the syncer against 0.27 ms on the loop). A few writes do not
+# pay for them either: a sync through the syncer costs it ~80 us of CPU, most of it two
+# context switches and the disk's doorbells on this VM (perf), and at half of the
+# one-core peak (8,800/s, ~4 writes a sync) its 2,000 syncs a second were 0.17 of the
+# core. With 4 rather than 2: p99 median of 15 runs 5.9 ms against 7.3, p90 1.7-2.1 ms
+# against 2.2-4.1 (interleaved; 8 no better), the closed-loop peak unchanged.
+SYNCER_MIN_WRITES = 4
 # Nor while the overlay holds this many writes: the applier (at idle priority) is behind
 # because this CPU is never idle, and waiting on the loop for the sync gives it the CPU
 # meanwhile. Without this, durable PutItem at its peak on one CPU stalled whenever the
