@@ -32,6 +32,8 @@ from quorumdb.storage.engine import (
 )
 
 DEADLINE_S = 30.0
+# 3 MB in 300 images: more than a pipe to a helper holds
+BIG_IMAGES = {b"big%03d" % n: pack_item(b"x" * 10_000, 10_000 + n) for n in range(300)}
 
 
 def applier_engine(path: Path) -> Engine:
@@ -274,15 +276,13 @@ def test_an_applier_that_cannot_start_stops_the_open(tmp_path: Path,
 def test_a_batch_larger_than_the_pipe_reaches_lmdb(tmp_path: Path) -> None:
     """A batch of 3 MB (the pipe holds 1 MB, or 64 KB where it cannot be enlarged) is
     written in parts while the applier reads it."""
-    images = {b"big%03d" % n: pack_item(b"x" * 10_000, 10_000 + n) for n in range(300)}
-
     async def scenario() -> None:
         engine = applier_engine(tmp_path)
         try:
             part = engine.open_partition("a")
-            await asyncio.gather(*(part.stage(key, image) for key, image in images.items()))
+            await asyncio.gather(*(part.stage(key, image) for key, image in BIG_IMAGES.items()))
             engine.settle()
-            assert lmdb_items(engine, "a") == images
+            assert lmdb_items(engine, "a") == BIG_IMAGES
             assert part.stats.item_count == 300
         finally:
             engine.close()
@@ -290,32 +290,37 @@ def test_a_batch_larger_than_the_pipe_reaches_lmdb(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_the_event_loop_writes_a_large_batch_while_it_serves(tmp_path: Path) -> None:
-    """With the applier stopped (SIGSTOP), a 3 MB batch is sent as far as the pipe takes
-    it and the event loop goes on (the group commit is answered, reads see the batch);
-    the rest is written when the applier reads again, and LMDB gets all of it. A send
-    that blocked would hold the loop until the applier's timeout and fail it."""
-    images = {b"big%03d" % n: pack_item(b"x" * 10_000, 10_000 + n) for n in range(300)}
+async def half_sent(engine: Engine) -> int:
+    """Stops the applier (SIGSTOP) and commits ``BIG_IMAGES`` (3 MB) to partition "a":
+    the batch is sent to it as far as the pipe takes it. Its pid."""
+    assert engine._applier is not None
+    pid = engine._applier.process.pid
+    os.kill(pid, signal.SIGSTOP)
+    part = engine.open_partition("a")
+    await asyncio.gather(*(part.stage(key, image) for key, image in BIG_IMAGES.items()))
+    assert engine._applying is not None and engine._applier._sending is not None
+    return pid
 
+
+def test_the_event_loop_writes_a_large_batch_while_it_serves(tmp_path: Path) -> None:
+    """With the applier stopped, a 3 MB batch is sent as far as the pipe takes it and
+    the event loop goes on (the group commit is answered, reads see the batch); the rest
+    is written when the applier reads again, and LMDB gets all of it. A send that
+    blocked would hold the loop until the applier's timeout and fail it."""
     async def scenario() -> None:
         engine = applier_engine(tmp_path)
         assert engine._applier is not None
-        pid = engine._applier.process.pid
-        os.kill(pid, signal.SIGSTOP)
         try:
-            part = engine.open_partition("a")
-            await asyncio.gather(*(part.stage(key, image) for key, image in images.items()))
-            assert engine._applying is not None  # sent, in part: the applier is stopped
-            assert engine._applier._sending is not None
-            assert engine._failure is None
-            assert part.get(b"big007") == images[b"big007"]
-            assert lmdb_items(engine, "a") == {}
-        finally:
-            os.kill(pid, signal.SIGCONT)
-        try:
+            pid = await half_sent(engine)
+            try:
+                assert engine._failure is None
+                assert engine.open_partition("a").get(b"big007") == BIG_IMAGES[b"big007"]
+                assert lmdb_items(engine, "a") == {}
+            finally:
+                os.kill(pid, signal.SIGCONT)
             await until(lambda: engine._applying is None, "the applier's answer")
             assert engine._applier._sending is None
-            assert lmdb_items(engine, "a") == images
+            assert lmdb_items(engine, "a") == BIG_IMAGES
         finally:
             engine.close()
 
@@ -327,21 +332,15 @@ def test_an_applier_killed_mid_batch_fails_the_write_the_loop_was_making(
     """The applier dies with a 3 MB batch half written: the event loop's next write to
     the pipe fails, and that is a failed LMDB commit (reads intact, writes refused,
     nothing acknowledged lost on reopen)."""
-    images = {b"big%03d" % n: pack_item(b"x" * 10_000, 10_000 + n) for n in range(300)}
-
     async def scenario() -> None:
         engine = applier_engine(tmp_path)
         assert engine._applier is not None
-        pid = engine._applier.process.pid
-        os.kill(pid, signal.SIGSTOP)
         try:
-            part = engine.open_partition("a")
-            await asyncio.gather(*(part.stage(key, image) for key, image in images.items()))
-            assert engine._applier._sending is not None
-            os.kill(pid, signal.SIGKILL)
+            os.kill(await half_sent(engine), signal.SIGKILL)
             await until(lambda: engine._failure is not None, "the failed write noticed")
             assert engine._applier._sending is None
-            assert part.get(b"big123") == images[b"big123"]
+            part = engine.open_partition("a")
+            assert part.get(b"big123") == BIG_IMAGES[b"big123"]
             with pytest.raises(RuntimeError):
                 await part.stage(b"later", pack_item(b"y", 1))
         finally:
@@ -349,7 +348,7 @@ def test_an_applier_killed_mid_batch_fails_the_write_the_loop_was_making(
 
     asyncio.run(scenario())
     with reopened(tmp_path) as engine:
-        assert lmdb_items(engine, "a") == images
+        assert lmdb_items(engine, "a") == BIG_IMAGES
 
 
 async def stopped_sync(engine: Engine, writes: dict[bytes, bytes]

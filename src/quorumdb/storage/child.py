@@ -109,6 +109,9 @@ class Child:
         self._watching = loop
 
     def unwatch(self) -> None:
+        """The event loop stops watching the helper: its answers, and a request it was
+        writing (a helper that failed reads no more of it)."""
+        self._stop_sending()
         if self._watching is not None:
             with contextlib.suppress(Exception):  # the loop may be closed already
                 self._watching.remove_reader(self._in)
@@ -243,7 +246,6 @@ class Child:
         it after ``timeout_s``."""
         assert self.process.stdin is not None and self.process.stdout is not None
         self.unwatch()
-        self._stop_sending()
         with contextlib.suppress(OSError):
             self.process.stdin.close()
         try:

@@ -952,8 +952,12 @@ def _retire_files(paths: list[Path], spares: deque[Path], zero_bytes: int,
         spare = path.with_name(SPARE_PREFIX + path.name)
         try:
             os.rename(path, spare)
-            if zero_bytes and _zero_file(spare, zero_bytes, stopping):
-                zeroed.add(spare)
+            if zero_bytes:
+                # the new name durable before the old records go: a crash must not bring
+                # back a segment of zeroes under a segment's name
+                fsync_directory(spare.parent)
+                if _zero_file(spare, zero_bytes, stopping):
+                    zeroed.add(spare)
         except OSError as exc:
             log.warning("could not keep WAL segment %s as a spare: %r", path.name, exc)
             if not spare.exists():
