@@ -110,8 +110,9 @@ class Child:
 
     def unwatch(self) -> None:
         """The event loop stops watching the helper: its answers, and a request it was
-        writing (a helper that failed reads no more of it)."""
+        writing (abandoned: a helper that failed or is stopping reads no more of it)."""
         self._stop_sending()
+        self._sent = len(self._frame)
         if self._watching is not None:
             with contextlib.suppress(Exception):  # the loop may be closed already
                 self._watching.remove_reader(self._in)
