@@ -156,8 +156,9 @@ def _ms(report: dict[str, Any] | None, key: str) -> str:
 
 def table(rows: list[Row]) -> list[str]:
     out = ["| server | workload | c=1 p50 ms | c=1 p99 ms | one-core peak ops/s | "
-           "open loop at | p50 ms | p99 ms | p99.9 ms | p99.9 / p50 | errors |",
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "open loop at | p50 ms | p99 ms | p99.9 ms | p99.9 / p50 | client late p99 ms | "
+           "errors |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         half = row.half or {}
         ratio = (f"{half['p999_ms'] / half['p50_ms']:.1f}" if half.get("p50_ms") else "")
@@ -168,7 +169,8 @@ def table(rows: list[Row]) -> list[str]:
             f"{'' if row.peak is None else format(round(row.peak['ops_per_s']), ',')} | "
             f"{'' if not half else format(round(half['target_rate']), ',') + '/s'} | "
             f"{_ms(row.half, 'p50_ms')} | {_ms(row.half, 'p99_ms')} | "
-            f"{_ms(row.half, 'p999_ms')} | {ratio} | {errors} |")
+            f"{_ms(row.half, 'p999_ms')} | {ratio} | {_ms(row.half, 'schedule_lag_p99_ms')} | "
+            f"{errors} |")
     return out
 
 
@@ -193,7 +195,9 @@ def report(rows: list[Row], stall_lines: list[str], args: argparse.Namespace,
         f"connections, {args.short:g} s. *Open loop*: half of that peak (rounded to "
         f"100/s), {OPEN_CONNECTIONS} connections, {args.duration:g} s after a "
         f"{args.warmup:g} s warm-up, latency from each request's due time. The machine "
-        "floor and the HTTP stack run the open loop at the durable server's rates.",
+        "floor and the HTTP stack run the open loop at the durable server's rates. "
+        "*Client late*: how late the client itself sent (p99): when its CPU was taken "
+        "from it, the row's tail is the machine's as much as the server's.",
         "",
         *table(rows),
         "",

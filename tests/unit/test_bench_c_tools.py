@@ -105,4 +105,5 @@ def test_latency_smoke_run_measures_every_row_and_writes_nothing(tmp_path: Path)
         ["| machine floor (`fixed_server.c`)", "PutItem"]]
     for row in rows:
         assert row.rstrip(" |").endswith("| 0"), row  # no errors
+        assert float(row.split(" | ")[-2]) >= 0, row  # how late the client sent, p99
     assert not out.exists()
