@@ -47,7 +47,7 @@ from typing import Any
 
 import msgspec
 
-from quorumdb.storage.child import Child, answer, read_request, start_helper
+from quorumdb.storage.child import Child, serve_requests, start_helper
 
 MODULE = "quorumdb.storage.applier"
 _ENCODER = msgspec.msgpack.Encoder()
@@ -76,17 +76,8 @@ def serve(path: str) -> int:
     # handles stay valid when the engine drops and recreates a database: LMDB re-reads a
     # named database's root by name in every transaction
     handles: dict[str, Any] = {}
-    decoder = msgspec.msgpack.Decoder()
-    answer(answers, 0, [])
-    while (request := read_request(requests)) is not None:
-        seq, parts = decoder.decode(request)
-        try:
-            counts = _commit(env, meta, handles, eng, seq, parts)
-        except Exception as exc:
-            answer(answers, -1, repr(exc))
-            return 1
-        answer(answers, seq, counts)
-    return 0
+    return serve_requests(
+        requests, answers, lambda request: _commit(env, meta, handles, eng, *request))
 
 
 def _commit(env: Any, meta: Any, handles: dict[str, Any], eng: Any, seq: int,

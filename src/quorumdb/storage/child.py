@@ -48,9 +48,10 @@ class ChildFailed(RuntimeError):
     """A helper reported a failure, exited, or did not answer in time."""
 
 
-def frame(message: Any) -> bytes:
-    body = _ENCODER.encode(message)
-    return _LENGTH.pack(len(body)) + body
+def _encode_frame(message: Any, buffer: bytearray) -> None:
+    """``buffer`` becomes the frame of ``message``: its length, then its msgpack."""
+    _ENCODER.encode_into(message, buffer, _LENGTH.size)
+    _LENGTH.pack_into(buffer, 0, len(buffer) - _LENGTH.size)
 
 
 class Child:
@@ -146,8 +147,7 @@ class Child:
 
     def _encode(self, message: list[Any]) -> None:
         assert self._sending is None and self._sent == len(self._frame), "one at a time"
-        _ENCODER.encode_into(message, self._frame, _LENGTH.size)
-        _LENGTH.pack_into(self._frame, 0, len(self._frame) - _LENGTH.size)
+        _encode_frame(message, self._frame)
         self._sent = 0
 
     def _write_some(self) -> bool:
@@ -266,12 +266,32 @@ def start_helper() -> tuple[IO[bytes], IO[bytes]]:
     return sys.stdin.buffer, sys.stdout.buffer
 
 
-def answer(stream: IO[bytes], seq: int, body: Any) -> None:
-    stream.write(frame([seq, body]))
+def serve_requests(requests: IO[bytes], answers: IO[bytes],
+                   handle: Callable[[list[Any]], Any]) -> int:
+    """A helper's loop, once it is ready: says so, then answers each request ``[seq,
+    ...]`` with ``[seq, handle(request)]`` until its input closes (0); a request that
+    fails is answered ``[ERROR_SEQ, message]`` and ends it (1)."""
+    decoder = msgspec.msgpack.Decoder()
+    _answer(answers, READY_SEQ, [])
+    while (request := _read_request(requests)) is not None:
+        message = decoder.decode(request)
+        try:
+            body = handle(message)
+        except Exception as exc:
+            _answer(answers, ERROR_SEQ, repr(exc))
+            return 1
+        _answer(answers, message[0], body)
+    return 0
+
+
+def _answer(stream: IO[bytes], seq: int, body: Any) -> None:
+    buffer = bytearray()
+    _encode_frame([seq, body], buffer)
+    stream.write(buffer)
     stream.flush()
 
 
-def read_request(stream: IO[bytes]) -> bytes | None:
+def _read_request(stream: IO[bytes]) -> bytes | None:
     """The next request's msgpack body, or None when the engine closed the pipe (or died
     while writing: a request cut short is not acted on)."""
     head = stream.read(_LENGTH.size)

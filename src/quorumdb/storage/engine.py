@@ -758,13 +758,9 @@ class Engine:
     def _synced(self, seq: int) -> None:
         """The syncer has made the batch in flight durable: it is acknowledged and
         joins the read overlay; writes staged meanwhile are the next batch."""
-        assert self._syncing is not None and self._log is not None
-        batch, future, expected = self._syncing
-        assert seq == expected, (seq, expected)
-        self._syncing = None
-        self._log.end_sync(seq)
-        for partition, _ in batch:
-            partition.syncing = {}
+        assert self._syncing is not None
+        assert seq == self._syncing[2], (seq, self._syncing[2])
+        batch, future = self._end_sync(None)
         self._defer(batch, seq)
         self._answer_flush(future)
         if self._dirty:
@@ -776,15 +772,22 @@ class Engine:
         self._helper_failed(self._log_syncer, exc)
         if self._syncing is None:
             return
-        batch, future, seq = self._syncing
-        self._syncing = None
-        assert self._log is not None
-        self._log.end_sync(seq, exc)
-        for partition, _ in batch:
-            partition.syncing = {}
+        _, future = self._end_sync(exc)
         future.set_exception(RuntimeError(f"the log's sync failed: {exc!r}"))
         if self._dirty:
             self._schedule_flush()  # answers what was staged meanwhile (refused)
+
+    def _end_sync(self, error: BaseException | None
+                  ) -> tuple[list[tuple[Partition, dict[bytes, _Staged]]], asyncio.Future[None]]:
+        """The sync in flight is over (``error``: it failed): the log hears of it and the
+        batch leaves the partitions' ``syncing`` layer. The batch and its future."""
+        assert self._syncing is not None and self._log is not None
+        batch, future, seq = self._syncing
+        self._syncing = None
+        self._log.end_sync(seq, error)
+        for partition, _ in batch:
+            partition.syncing = {}
+        return batch, future
 
     def _wait_for_sync(self) -> None:
         """Blocks until no log sync is in flight (before a control record is appended

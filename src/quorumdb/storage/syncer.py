@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
-import msgspec
-
-from quorumdb.storage.child import Child, answer, read_request, start_helper
+from quorumdb.storage.child import Child, serve_requests, start_helper
 
 MODULE = "quorumdb.storage.syncer"
 _sync = getattr(os, "fdatasync", os.fsync)
@@ -37,27 +36,23 @@ def start() -> Child:
 
 def serve() -> int:
     requests, answers = start_helper()
-    decoder = msgspec.msgpack.Decoder()
-    path: str | None = None
     fd: int | None = None
-    answer(answers, 0, [])
-    while (request := read_request(requests)) is not None:
-        seq, wanted = decoder.decode(request)
-        try:
-            if wanted != path:
-                if fd is not None:
-                    os.close(fd)
-                    fd = None
-                fd = os.open(wanted, os.O_RDONLY | os.O_CLOEXEC)
-                path = wanted
-            assert fd is not None
-            _sync(fd)
-        except OSError as exc:
-            answer(answers, -1, repr(exc))
-            return 1
-        answer(answers, seq, [])
-    return 0
+    path: str | None = None
 
+    def sync(request: list[Any]) -> list[Any]:
+        nonlocal fd, path
+        _, wanted = request
+        if wanted != path:
+            if fd is not None:
+                os.close(fd)
+                fd = None
+            fd = os.open(wanted, os.O_RDONLY | os.O_CLOEXEC)
+            path = wanted
+        assert fd is not None
+        _sync(fd)
+        return []
+
+    return serve_requests(requests, answers, sync)
 
 if __name__ == "__main__":
     sys.exit(serve())

@@ -973,8 +973,6 @@ def _make_fresh_spare(path: Path, size: int, spares: deque[Path], zeroed: set[Pa
         return
     temporary = path.with_name(path.name + _TMP_SUFFIX)
     try:
-        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
-                         0o644))
         if not _zero_file(temporary, size, stopping):
             temporary.unlink()
             return
@@ -989,10 +987,11 @@ def _make_fresh_spare(path: Path, size: int, spares: deque[Path], zeroed: set[Pa
 
 
 def _zero_file(path: Path, size: int, stopping: threading.Event) -> bool:
-    """Writes ``size`` zeroes over a file, a chunk at a time, each written back before the
-    next (``ZERO_CHUNK_BYTES``: a WAL sync meanwhile waits behind one chunk at most), cuts
-    anything after them and syncs it. False when ``stopping`` is set first."""
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    """Writes ``size`` zeroes over a file (created if need be), a chunk at a time, each
+    written back before the next (``ZERO_CHUNK_BYTES``: a WAL sync meanwhile waits behind
+    one chunk at most), cuts anything after them and syncs it. False when ``stopping``
+    is set first."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
         zeroes = bytes(ZERO_CHUNK_BYTES)
         for offset in range(0, size, ZERO_CHUNK_BYTES):
