@@ -81,9 +81,11 @@ def test_loop_timing_reports_what_the_loop_waited_on(tmp_path: Path) -> None:
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, proc)
-        run_script("-m", "quorumdb", "bench", "--endpoint", f"http://127.0.0.1:{port}",
-                   "--workload", "put", "--duration", "1", "--concurrency", "4",
-                   "--keys", "300")
+        bench = ("-m", "quorumdb", "bench", "--endpoint", f"http://127.0.0.1:{port}",
+                 "--workload", "put", "--concurrency", "4", "--keys", "300")
+        run_script(*bench, "--duration", "1")
+        proc.send_signal(signal.SIGUSR2)  # holds the loop 3 x --stall-ms: the watchdog tells
+        run_script(*bench, "--duration", "0.2", "--no-preload")  # answered after the stall
         proc.send_signal(signal.SIGTERM)  # reports once more on the way out
         out, _ = proc.communicate(timeout=60)
     finally:
@@ -96,3 +98,9 @@ def test_loop_timing_reports_what_the_loop_waited_on(tmp_path: Path) -> None:
                  "requests (data_received)", "1 ms loop timer, late by"):
         match = re.search(re.escape(name) + r": n=(\d+) total [\d.]+ s, p50 [\d.]+ ms", text)
         assert match and int(match.group(1)) > 0, text
+    sizes = re.search(r"group commit size: n=(\d+) total (\d+) writes, p50 (\d+) writes", text)
+    assert sizes and int(sizes.group(1)) > 0 and int(sizes.group(3)) >= 1, text
+    # 300 preloaded + the runs' writes, each counted in exactly one group commit
+    assert int(sizes.group(2)) >= 300, text
+    stall = re.search(r"the event loop is (\d+) ms late; it is in:\n(.*?)\n--", text, re.S)
+    assert stall and int(stall.group(1)) >= 50 and "in _stall" in stall.group(2), text
