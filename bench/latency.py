@@ -18,6 +18,13 @@ The floor and the stack run the open loop at the rates of the durable server's r
 each p99.9 / p50 can be read against the machine's own at the same rate.
 ``cpu_stalls.c`` runs first, on every CPU at once, and its counts go under the table.
 
+How an idle CPU waits matters at concurrency 1: a virtual CPU that halts when idle is
+woken by the host, tens of microseconds per wake-up, several per request. The table's
+header names the guest's idle driver and its halt polling (``guest_halt_poll_ns``: 0 means
+an idle CPU halts at once). ``--halt-poll-ns N`` (root; Linux's ``haltpoll`` driver) sets
+it for the run and puts the machine's value back afterwards, to measure the same code
+under the kernel's default (200000) next to the machine as configured.
+
     .venv/bin/python bench/latency.py [--duration 10] [--keys 100000] [--no-write]
     .venv/bin/python bench/latency.py --smoke      # seconds, not minutes; writes nothing
 
@@ -28,12 +35,14 @@ duration plus ``openloop.py``'s own timeout; about 5 minutes in all with the def
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -50,6 +59,42 @@ REPO = Path(__file__).resolve().parent.parent
 PEAK_CONNECTIONS = 32
 OPEN_CONNECTIONS = 64
 READY_S = 60.0
+
+
+HALT_POLL = Path("/sys/module/haltpoll/parameters/guest_halt_poll_ns")
+CPUIDLE = Path("/sys/devices/system/cpu/cpuidle")
+
+
+def idle_policy(halt_poll: Path = HALT_POLL, cpuidle: Path = CPUIDLE) -> str:
+    """How this machine's idle CPUs wait, as the report's header says it."""
+    def read(path: Path) -> str | None:
+        try:
+            return path.read_text().strip()
+        except OSError:
+            return None
+
+    driver, governor = read(cpuidle / "current_driver"), read(cpuidle / "current_governor")
+    words = [f"cpuidle driver `{driver or 'none'}`, governor `{governor or 'none'}`"]
+    polling = read(halt_poll)
+    if polling is not None:
+        words.append(f"guest halt polling {int(polling):,} ns"
+                     + (" (an idle CPU halts at once)" if polling == "0" else ""))
+    return "; ".join(words)
+
+
+@contextlib.contextmanager
+def halt_polling(ns: int | None, path: Path = HALT_POLL) -> Iterator[None]:
+    """With ``ns``: the guest's halt polling set to it for the block, the machine's own
+    value written back afterwards whatever happens."""
+    if ns is None:
+        yield
+        return
+    before = path.read_text().strip()
+    path.write_text(str(ns))
+    try:
+        yield
+    finally:
+        path.write_text(before)
 
 
 @dataclass
@@ -188,7 +233,7 @@ def report(rows: list[Row], stall_lines: list[str], args: argparse.Namespace,
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))} in "
         f"{(time.time() - started) / 60:.1f} min; {pinning}. Machine: `nproc` = "
         f"{info['nproc']}, {info['cpu']}, {info['ram']} RAM, Linux {info['kernel']}; quorumdb "
-        f"at commit {commit or 'unknown'}.",
+        f"at commit {commit or 'unknown'}. Idle: {idle_policy()}.",
         "",
         f"{args.keys:,} keys of 1 KB (preloaded), uniform. *c=1*: closed loop, one "
         f"connection, {args.short:g} s. *One-core peak*: closed loop, {PEAK_CONNECTIONS} "
@@ -209,7 +254,8 @@ def report(rows: list[Row], stall_lines: list[str], args: argparse.Namespace,
         "can meet the last one on this machine.",
         "",
         "    .venv/bin/python bench/latency.py --duration "
-        f"{args.duration:g} --keys {args.keys}",
+        f"{args.duration:g} --keys {args.keys}"
+        + ("" if args.halt_poll_ns is None else f" --halt-poll-ns {args.halt_poll_ns}"),
     ]
     return "\n".join(lines)
 
@@ -224,7 +270,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         help="a short run that checks the machinery; writes nothing")
     parser.add_argument("--no-write", action="store_true", help="print the table only")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "performance.md")
+    parser.add_argument("--halt-poll-ns", type=int, default=None,
+                        help="the guest's halt polling for the run (root; restored after)")
     args = parser.parse_args(argv)
+    if args.halt_poll_ns is not None and (
+            not 0 <= args.halt_poll_ns <= 10_000_000 or not os.access(HALT_POLL, os.W_OK)):
+        parser.error(f"--halt-poll-ns needs 0..1e7 and a writable {HALT_POLL}")
     args.duration = args.duration or (1.0 if args.smoke else 10.0)
     args.keys = args.keys or (1000 if args.smoke else 100_000)
     if not 0 < args.duration <= 600 or not 1 <= args.keys <= 10_000_000:
@@ -236,6 +287,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    with halt_polling(args.halt_poll_ns):
+        return run_all(args)
+
+
+def run_all(args: argparse.Namespace) -> int:
     started = time.time()
     server_cpu, client_cpu = cpus()
     for tool in ("openloop", "fixed_server", "cpu_stalls"):

@@ -107,3 +107,32 @@ def test_latency_smoke_run_measures_every_row_and_writes_nothing(tmp_path: Path)
         assert row.rstrip(" |").endswith("| 0"), row  # no errors
         assert float(row.split(" | ")[-2]) >= 0, row  # how late the client sent, p99
     assert not out.exists()
+    # how this machine's idle CPUs wait is named with the figures it shapes
+    assert re.search(r"Idle: cpuidle driver `[\w-]+`, governor `[\w-]+`", done.stdout), \
+        done.stdout
+
+
+def test_halt_polling_is_set_for_the_run_and_put_back_whatever_happens(
+        tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import latency
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    knob = tmp_path / "guest_halt_poll_ns"
+    knob.write_text("0\n")
+    with latency.halt_polling(200_000, knob):
+        assert knob.read_text() == "200000"
+        assert latency.idle_policy(knob, tmp_path).endswith("guest halt polling 200,000 ns")
+    assert knob.read_text() == "0"
+    with pytest.raises(RuntimeError), latency.halt_polling(50_000, knob):
+        assert knob.read_text() == "50000"
+        raise RuntimeError("a run that fails")
+    assert knob.read_text() == "0"
+    assert latency.idle_policy(knob, tmp_path) == (
+        "cpuidle driver `none`, governor `none`; guest halt polling 0 ns "
+        "(an idle CPU halts at once)")
+    with latency.halt_polling(None, tmp_path / "absent"):  # the machine as it is
+        pass
+    assert latency.idle_policy(tmp_path / "absent", tmp_path) == (
+        "cpuidle driver `none`, governor `none`")
