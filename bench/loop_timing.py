@@ -153,19 +153,21 @@ def _time_the_engine() -> None:
     owner.wait_for_room = _wait_for_room  # type: ignore[method-assign]
 
 
-def _watch_for_stalls(loop: asyncio.AbstractEventLoop, due: list[float],
-                      stall_s: float) -> None:
-    """Prints the loop thread's stack while the loop is ``stall_s`` late (once a stall)."""
+def _watch_for_stalls(ticked: list[float], stall_s: float) -> None:
+    """Prints the loop thread's stack while the loop is ``stall_s`` late (once a stall).
+    ``ticked``: when the loop's timer last ran, by ``time.monotonic`` (the loop's own
+    clock is not read from another thread)."""
     loop_thread = threading.get_ident()
 
     def watch() -> None:
         reported = None
         while True:
             time.sleep(stall_s / 4)
-            late = loop.time() - due[0]
-            if not serving.is_set() or late < stall_s or reported == due[0]:
+            last = ticked[0]
+            late = time.monotonic() - last - TICK_S
+            if not serving.is_set() or late < stall_s or reported == last:
                 continue
-            reported = due[0]
+            reported = last
             frame = sys._current_frames().get(loop_thread)
             stack = "".join(traceback.format_stack(frame)[-12:]) if frame else ""
             print(f"-- {time.strftime('%H:%M:%S')} the event loop is {late * 1e3:.0f} ms "
@@ -224,16 +226,18 @@ def install(stall_s: float) -> None:
     async def serve_with_ticker(*args: Any, **kwargs: Any) -> None:
         loop = asyncio.get_running_loop()
         due = [loop.time() + TICK_S]
+        ticked = [time.monotonic()]
 
         def tick() -> None:
             now = loop.time()
+            ticked[0] = time.monotonic()
             if serving.is_set():
                 _record(LOOP_LATE, max(0.0, now - due[0]))
             due[0] = now + TICK_S
             loop.call_at(due[0], tick)
 
         loop.call_at(due[0], tick)
-        _watch_for_stalls(loop, due, stall_s)
+        _watch_for_stalls(ticked, stall_s)
         loop.add_signal_handler(signal.SIGUSR2, _stall, stall_s * 3)
         await serve(*args, **kwargs)
 
