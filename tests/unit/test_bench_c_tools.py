@@ -107,9 +107,32 @@ def test_latency_smoke_run_measures_every_row_and_writes_nothing(tmp_path: Path)
         assert row.rstrip(" |").endswith("| 0"), row  # no errors
         assert float(row.split(" | ")[-2]) >= 0, row  # how late the client sent, p99
     assert not out.exists()
+    # quorumdb's rows: the median of --repeat (2 with --smoke) runs, their range beside it
+    spread = re.compile(r"^(\d+\.\d{3}) \((\d+\.\d{2,3})-(\d+\.\d{2,3})\)$")
+    for row in rows:
+        cells = row.split(" | ")
+        for cell in (cells[2], cells[7]):  # c=1 p50, open-loop p99
+            match = spread.match(cell)
+            assert (match is not None) == row.startswith("| quorumdb"), row
+            if match:
+                median, low, high = (float(g) for g in match.groups())
+                assert low - 0.01 <= median <= high + 0.01, row  # the range is rounded
     # how this machine's idle CPUs wait is named with the figures it shapes
     assert re.search(r"Idle: cpuidle driver `[\w-]+`, governor `[\w-]+`", done.stdout), \
         done.stdout
+
+
+def test_the_median_run_is_one_of_the_runs() -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import latency
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    runs = [{"p99_ms": 7.0, "p50_ms": 1}, {"p99_ms": 5.0, "p50_ms": 2},
+            {"p99_ms": 6.0, "p50_ms": 3}]
+    assert latency.median_run(runs, "p99_ms") is runs[2]
+    assert latency.median_run(runs[:2], "p99_ms") is runs[0]  # the upper of two
+    assert latency.median_run(runs[1:2], "p99_ms") is runs[1]
 
 
 def test_halt_polling_is_set_for_the_run_and_put_back_whatever_happens(
