@@ -113,7 +113,7 @@ class Child:
         """The event loop stops watching the helper: its answers, and a request it was
         writing (abandoned: a helper that failed or is stopping reads no more of it)."""
         self._stop_sending()
-        self._sent = len(self._frame)
+        self._abandon()
         if self._watching is not None:
             with contextlib.suppress(Exception):  # the loop may be closed already
                 self._watching.remove_reader(self._in)
@@ -159,7 +159,7 @@ class Child:
         except BlockingIOError:
             return True
         except OSError as exc:
-            self._sent = len(self._frame)
+            self._abandon()
             raise ChildFailed(f"the {self.what} is gone: {exc!r}") from exc
         return False
 
@@ -170,7 +170,7 @@ class Child:
         while self._write_some():
             left = deadline - time.monotonic()
             if left <= 0:
-                self._sent = len(self._frame)
+                self._abandon()
                 raise ChildFailed(f"the {self.what} did not read for {timeout_s} s")
             select.select([], [self._out], [], left)
 
@@ -184,7 +184,7 @@ class Child:
         self._stop_sending()
 
     def _send_timed_out(self, timeout_s: float) -> None:
-        self._sent = len(self._frame)
+        self._abandon()
         self._send_failure(ChildFailed(f"the {self.what} did not read for {timeout_s} s"))
 
     def _send_failure(self, exc: BaseException) -> None:
@@ -192,6 +192,11 @@ class Child:
         self._stop_sending()
         if failed is not None:
             failed(exc)
+
+    def _abandon(self) -> None:
+        """The frame is not to be written further (the helper failed, timed out, or is
+        no longer watched); the next request may be encoded."""
+        self._sent = len(self._frame)
 
     def _stop_sending(self) -> None:
         """The event loop stops writing (done, failed, or a blocking caller takes over)."""

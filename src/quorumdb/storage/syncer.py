@@ -54,5 +54,6 @@ def serve() -> int:
 
     return serve_requests(requests, answers, sync)
 
+
 if __name__ == "__main__":
     sys.exit(serve())

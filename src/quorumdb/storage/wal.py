@@ -304,6 +304,17 @@ def write_back_range(fd: int, offset: int, length: int) -> bool:
     return bool(_sync_file_range(fd, offset, length, flags) == 0)
 
 
+_ZEROES = bytes(ZERO_CHUNK_BYTES)  # made once, not at each preallocation on the event loop
+
+
+def _pwrite_zeroes(fd: int, offset: int, length: int) -> None:
+    """Writes ``length`` (at most ``ZERO_CHUNK_BYTES``) zeroes at ``offset``."""
+    with memoryview(_ZEROES) as view:
+        written = 0
+        while written < length:
+            written += os.pwrite(fd, view[written:length], offset + written)
+
+
 def _zero_from(fd: int, offset: int) -> bool:
     """Whether every byte of the file from ``offset`` on is zero (read in chunks)."""
     while chunk := os.pread(fd, READ_CHUNK_BYTES, offset):
@@ -549,10 +560,8 @@ class Wal:
         if want <= start:
             return
         assert segment.fd is not None
-        zeroes = bytes(min(want - start, 1 << 20))
-        offset = start
-        while offset < want:
-            offset += os.pwrite(segment.fd, zeroes[: want - offset], offset)
+        for offset in range(start, want, ZERO_CHUNK_BYTES):
+            _pwrite_zeroes(segment.fd, offset, min(ZERO_CHUNK_BYTES, want - offset))
         segment.clean_bytes = want
         segment.file_bytes = max(segment.file_bytes, want)
 
@@ -993,16 +1002,12 @@ def _zero_file(path: Path, size: int, stopping: threading.Event) -> bool:
     is set first."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
     try:
-        zeroes = bytes(ZERO_CHUNK_BYTES)
         for offset in range(0, size, ZERO_CHUNK_BYTES):
             if stopping.is_set():
                 return False
-            with memoryview(zeroes) as view:
-                chunk = view[: min(ZERO_CHUNK_BYTES, size - offset)]
-                written = 0
-                while written < len(chunk):
-                    written += os.pwrite(fd, chunk[written:], offset + written)
-            write_back_range(fd, offset, len(chunk))
+            length = min(ZERO_CHUNK_BYTES, size - offset)
+            _pwrite_zeroes(fd, offset, length)
+            write_back_range(fd, offset, length)
         if os.fstat(fd).st_size > size:
             os.ftruncate(fd, size)
         os.fdatasync(fd)
