@@ -48,10 +48,16 @@ class ChildFailed(RuntimeError):
     """A helper reported a failure, exited, or did not answer in time."""
 
 
-def _encode_frame(message: Any, buffer: bytearray) -> None:
-    """``buffer`` becomes the frame of ``message``: its length, then its msgpack."""
-    _ENCODER.encode_into(message, buffer, _LENGTH.size)
-    _LENGTH.pack_into(buffer, 0, len(buffer) - _LENGTH.size)
+def _encode_frame(message: Any) -> tuple[bytes, bytes]:
+    """The frame of ``message``: its head (the length) and its msgpack body, written one
+    after the other (``writev``). msgspec's ``encode`` makes the body in a fresh bytes
+    object, which the allocator serves from memory it already has; reusing one bytearray
+    (``encode_into``) did not work as meant: msgspec cuts the buffer down to the offset
+    (or to a smaller message) and CPython then gives its memory back, so every batch grew
+    it again 4 KB after 4 KB (mremap and a page fault each): 0.39 ms to encode a 0.9 MB
+    applier batch against 0.03 ms."""
+    body = _ENCODER.encode(message)
+    return _LENGTH.pack(len(body)), body
 
 
 class Child:
@@ -80,11 +86,11 @@ class Child:
         os.set_blocking(self._out, False)
         self._buffer = bytearray()
         self._watching: asyncio.AbstractEventLoop | None = None
-        # the request being written: its frame (reused: a fresh buffer of megabytes cost
-        # a page fault per 4 KB, 6.5 ms for a 4.6 MB batch), how much of it is written,
+        # the request being written: its head and body, how much of the two is written,
         # and who hears of a failure while the event loop writes the rest
-        self._frame = bytearray()
-        self._sent = 0
+        self._head = bytes(_LENGTH.size)
+        self._body = b""
+        self._sent = _LENGTH.size
         self._sending: asyncio.AbstractEventLoop | None = None
         self._send_failed: Callable[[BaseException], None] | None = None
         self._send_timer: asyncio.TimerHandle | None = None
@@ -146,21 +152,26 @@ class Child:
         self._send_timer = loop.call_later(timeout_s, self._send_timed_out, timeout_s)
 
     def _encode(self, message: list[Any]) -> None:
-        assert self._sending is None and self._sent == len(self._frame), "one at a time"
-        _encode_frame(message, self._frame)
+        assert self._sending is None and not self._body, "one at a time"
+        self._head, self._body = _encode_frame(message)
         self._sent = 0
 
     def _write_some(self) -> bool:
         """Writes what the pipe takes; True while some of the frame is left."""
+        head = _LENGTH.size
         try:
-            with memoryview(self._frame) as view:
-                while self._sent < len(view):
-                    self._sent += os.write(self._out, view[self._sent:])
+            with memoryview(self._body) as body:
+                while self._sent < head + len(body):
+                    if self._sent < head:
+                        self._sent += os.writev(self._out, [self._head[self._sent:], body])
+                    else:
+                        self._sent += os.write(self._out, body[self._sent - head:])
         except BlockingIOError:
             return True
         except OSError as exc:
             self._abandon()
             raise ChildFailed(f"the {self.what} is gone: {exc!r}") from exc
+        self._abandon()  # written: the batch need not stay in memory until the next
         return False
 
     def _finish_sending(self, deadline: float, timeout_s: float) -> None:
@@ -194,9 +205,10 @@ class Child:
             failed(exc)
 
     def _abandon(self) -> None:
-        """The frame is not to be written further (the helper failed, timed out, or is
-        no longer watched); the next request may be encoded."""
-        self._sent = len(self._frame)
+        """The frame is written, or is not to be written further (the helper failed,
+        timed out, or is no longer watched); the next request may be encoded."""
+        self._body = b""
+        self._sent = _LENGTH.size
 
     def _stop_sending(self) -> None:
         """The event loop stops writing (done, failed, or a blocking caller takes over)."""
@@ -290,9 +302,9 @@ def serve_requests(requests: IO[bytes], answers: IO[bytes],
 
 
 def _answer(stream: IO[bytes], seq: int, body: Any) -> None:
-    buffer = bytearray()
-    _encode_frame([seq, body], buffer)
-    stream.write(buffer)
+    head, encoded = _encode_frame([seq, body])
+    stream.write(head)
+    stream.write(encoded)
     stream.flush()
 
 
