@@ -15,6 +15,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 import pytest
 
 from power_loss import copy_state, power_loss_image, synced_images
+from quorumdb.storage import engine as engine_module
 from quorumdb.storage import lmdb_checkpoint
 from quorumdb.storage.engine import APPLY_DELAY_S, WAL_DIR, Engine, pack_item
 from quorumdb.storage.errors import DataDirectoryError
@@ -100,7 +102,7 @@ def run_history(live: Path, crash: Path, seed: int, *, power_loss: bool,
             catalog.pop(b"table/t1")
             await write_phase(engine, model, rng, 300, ["a", "b"])
             # a background checkpoint still syncing would race the copy below
-            engine._syncer.submit(lambda: None).result()
+            engine._wait_for_checkpoint_threads()
             copy_state(live, crash)
             if power_loss:
                 power_loss_image(synced[str(live)], crash, seed)
@@ -203,6 +205,81 @@ def test_the_log_stays_bounded_and_checkpoints_run_under_traffic(tmp_path: Path)
     reopened = Engine(str(tmp_path))
     try:
         assert reopened.replayed_records == 0  # a clean close checkpointed everything
+        check(reopened, model, {})
+    finally:
+        reopened.close()
+
+
+def _thread_ids(prefix: str) -> list[int]:
+    return [thread.native_id for thread in threading.enumerate()
+            if thread.name.startswith(prefix) and thread.native_id is not None]
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling policies")
+def test_background_checkpoints_run_at_idle_priority(tmp_path: Path) -> None:
+    model: Model = {}
+
+    async def scenario() -> Engine:
+        engine = Engine(str(tmp_path), checkpoint_bytes=64 * 1024)
+        await write_phase(engine, model, random.Random(3), 1000, ["a"])
+        deadline = time.monotonic() + 30
+        while engine.checkpoints < 3:  # the one on open, then background ones
+            assert time.monotonic() < deadline, "no background checkpoint completed"
+            await asyncio.sleep(0.01)
+        return engine
+
+    engine = asyncio.run(scenario())
+    try:
+        idle = _thread_ids("quorumdb-ckpt-idle")
+        assert idle, "the background checkpoints ran on no thread of their own"
+        assert [os.sched_getscheduler(tid) for tid in idle] == [os.SCHED_IDLE]
+        assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the caller's stays as it was
+        assert engine.checkpoints_helped == 0  # none fell behind
+    finally:
+        engine.close()
+
+
+def test_a_checkpoint_that_falls_behind_is_helped_and_still_completes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The idle-priority thread held back (as by a CPU that is never idle): once the log
+    written since the checkpoint began passes the limit, the normal-priority thread
+    writes the pages back; the checkpoint finishes when its thread runs, and nothing
+    acknowledged is lost."""
+    monkeypatch.setattr(engine_module, "CHECKPOINT_HELP_BYTES", 256 * 1024)
+    model: Model = {}
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        held.set()
+        release.wait(60)
+
+    async def scenario() -> Engine:
+        engine = Engine(str(tmp_path), checkpoint_bytes=64 * 1024)
+        await write_phase(engine, model, random.Random(5), 100, ["a"])
+        engine._idle_syncer.submit(hold)
+        assert held.wait(10)
+        before = engine.checkpoints
+        await write_phase(engine, model, random.Random(6), 2000, ["a", "b"])
+        assert engine.checkpoints_helped == 1  # once per checkpoint, however far behind
+        assert engine.checkpoints == before  # its own sync has not run yet
+        release.set()
+        deadline = time.monotonic() + 30
+        while engine.checkpoints == before:
+            assert time.monotonic() < deadline, "the held checkpoint never completed"
+            await asyncio.sleep(0.01)
+        return engine
+
+    try:
+        engine = asyncio.run(scenario())
+    finally:
+        release.set()
+    try:
+        check(engine, model, {})
+    finally:
+        engine.close()
+    reopened = Engine(str(tmp_path))
+    try:
         check(reopened, model, {})
     finally:
         reopened.close()

@@ -56,6 +56,7 @@ the applier by ``MAX_UNAPPLIED_WRITES``; a handler that would exceed either wait
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -64,7 +65,7 @@ import shutil
 import struct
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,18 @@ CHECKPOINT_BYTES = 1 << 20
 # keys, two runs each: p90 4.0-5.7 ms, p99 7.7-11.5 ms; one fdatasync: p90 6.2-6.7 ms,
 # p99 11.6-13.4 ms; no checkpoints at all: p90 1.8 ms, p99 3.6 ms.
 WRITE_BACK_CHUNK_BYTES = 1 << 20
+# The engine's own checkpoints run on a thread at ``SCHED_IDLE``: their write-back is
+# kernel work (0.16 of the CPU at 8,800 PutItem/s, server on one CPU), and at normal
+# priority the scheduler gave it an even share with the event loop whenever both could
+# run. Measured (durable PutItem on one CPU, C client on the other, 9 runs each,
+# interleaved): at 8,800/s p50 0.63 ms against 0.72, p90 1.06 against 1.80, p99 5.24
+# against 5.52; the closed-loop peak 17.8-19.4 k/s against 16.5-17.9 k. The log's
+# segments and the LMDB file stay bounded at the peak (60 s: 193 MB of log, 405 MB file).
+# An idle-priority thread runs only when its CPU has nothing else to do, and an
+# unprivileged process cannot raise it again, so a checkpoint that falls this far behind
+# (log written since it began) is helped by the normal-priority thread, which writes the
+# same pages back and syncs them: a busy CPU delays checkpoints, it cannot stop them.
+CHECKPOINT_HELP_BYTES = 32 << 20
 # ``defer_apply``: acknowledged writes held in the read overlay before one LMDB commit.
 APPLY_BATCH_WRITES = 256
 # ``defer_apply``: below ``APPLY_BATCH_WRITES``, the overlay is committed this long after a
@@ -168,6 +181,19 @@ APPLIER_TIMEOUT_S = 60.0
 # How long a restart waits for processes of the previous run (front-end workers of a
 # primary that died) to let go of the environment before it rewrites its meta pages.
 UNSHARED_TIMEOUT_S = 10.0
+
+
+def _at_idle_priority() -> None:
+    """The calling thread runs at ``SCHED_IDLE`` (Linux; elsewhere as it is)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
+def _log_help_failure(future: Future[None]) -> None:
+    """A failed write-back is the checkpoint's to report (its own sync fails the same
+    way); here it is only logged."""
+    if (exc := future.exception()) is not None:
+        log.warning("writing a lagging checkpoint's pages back failed: %r", exc)
 
 
 def pack_item(item_json: bytes, size_bytes: int) -> bytes:
@@ -518,6 +544,12 @@ class Engine:
         self.checkpoints = 0
         self.replayed_records = 0
         self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quorumdb-ckpt")
+        # the engine's own background checkpoints (``_after_logged_commit``)
+        self._idle_syncer = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="quorumdb-ckpt-idle",
+            initializer=_at_idle_priority)
+        self._checkpoint_helped = False
+        self.checkpoints_helped = 0
         self._data_fd: int | None = None
         if restorable:
             self._data_fd = os.open(os.path.join(path, lmdb_checkpoint.DATA_FILE),
@@ -1029,6 +1061,9 @@ class Engine:
             self._failure = exc  # the WAL poisons itself too; LMDB must not move on alone
             raise
         self._logged_bytes += sum(len(payload) for payload in payloads)
+        if (self._checkpointing and not self._checkpoint_helped
+                and self._logged_bytes >= CHECKPOINT_HELP_BYTES):
+            self._help_checkpoint()
         return seq
 
     def _check_usable(self) -> None:
@@ -1141,11 +1176,29 @@ class Engine:
             self._checkpoint_inline()
             return
         self._checkpointing = True
+        self._checkpoint_helped = False
         self._logged_bytes = 0
-        pending, future = self.begin_checkpoint()
-        assert pending is not None
+        pending = self._capture()
+        future = self._loop.run_in_executor(self._idle_syncer, self._sync_checkpoint, pending)
         future.add_done_callback(
             lambda done: self._finish_checkpoint(*pending, done.exception(), True))
+
+    def _help_checkpoint(self) -> None:
+        """The background checkpoint has fallen ``CHECKPOINT_HELP_BYTES`` behind: the
+        normal-priority thread writes LMDB's dirty pages back and syncs them, so the
+        idle-priority one finds little left to do. Writing pages back early is always
+        safe; the checkpoint file is still written only after its own sync."""
+        self._checkpoint_helped = True
+        self.checkpoints_helped += 1
+        fd = self._data_fd
+        assert fd is not None
+
+        def write_back() -> None:
+            lmdb_checkpoint.write_back(fd, WRITE_BACK_CHUNK_BYTES)
+            os.fdatasync(fd)
+
+        future = self._syncer.submit(write_back)
+        future.add_done_callback(_log_help_failure)
 
     def _capture(self) -> tuple[lmdb_checkpoint.Checkpoint, lmdb.Transaction]:
         """Pins the current snapshot and reads its meta page; a catalog commit on the event
@@ -1296,11 +1349,17 @@ class Engine:
         if pending is not None:
             self._finish_checkpoint(pending[0], pending[1], error, False)
 
+    def _wait_for_checkpoint_threads(self) -> None:
+        """Returns once neither checkpoint thread has work left (a background
+        checkpoint, a write-back helping it)."""
+        for thread in (self._idle_syncer, self._syncer):
+            thread.submit(lambda: None).result()
+
     def _checkpoint_inline(self) -> None:
         """A whole checkpoint on the calling thread (on open, on close, on request),
         with no batch being synced. A background checkpoint still syncing finishes
         first: the checkpoint file must only ever move forward."""
-        self._syncer.submit(lambda: None).result()
+        self._wait_for_checkpoint_threads()
         pending = self._capture()
         error: Exception | None = None
         try:
@@ -1341,9 +1400,10 @@ class Engine:
         self._closed = True
         if self._log is not None:
             self._log.close()
+        self._idle_syncer.shutdown(wait=True)  # before the data file's descriptor goes
+        self._syncer.shutdown(wait=True)
         if self._data_fd is not None:
             os.close(self._data_fd)
-        self._syncer.shutdown(wait=True)
         self.env.close()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
