@@ -65,7 +65,7 @@ import shutil
 import struct
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,18 +132,22 @@ CHECKPOINT_BYTES = 1 << 20
 # keys, two runs each: p90 4.0-5.7 ms, p99 7.7-11.5 ms; one fdatasync: p90 6.2-6.7 ms,
 # p99 11.6-13.4 ms; no checkpoints at all: p90 1.8 ms, p99 3.6 ms.
 WRITE_BACK_CHUNK_BYTES = 1 << 20
-# The engine's own checkpoints run on a thread at ``SCHED_IDLE``: their write-back is
-# kernel work (0.16 of the CPU at 8,800 PutItem/s, server on one CPU), and at normal
-# priority the scheduler gave it an even share with the event loop whenever both could
-# run. Measured (durable PutItem on one CPU, C client on the other, 9 runs each,
-# interleaved): at 8,800/s p50 0.63 ms against 0.72, p90 1.06 against 1.80, p99 5.24
-# against 5.52; the closed-loop peak 17.8-19.4 k/s against 16.5-17.9 k. The log's
-# segments and the LMDB file stay bounded at the peak (60 s: 193 MB of log, 405 MB file).
-# An idle-priority thread runs only when its CPU has nothing else to do, and an
-# unprivileged process cannot raise it again, so a checkpoint that falls this far behind
-# (log written since it began) is helped by the normal-priority thread, which writes the
-# same pages back and syncs them: a busy CPU delays checkpoints, it cannot stop them.
-CHECKPOINT_HELP_BYTES = 32 << 20
+# The engine's background checkpoints run on a thread this much nicer than the event
+# loop: their write-back of LMDB's pages is kernel work (0.16 of the CPU at 8,800
+# PutItem/s, server on one CPU), and at the loop's priority the scheduler gave it an even
+# share whenever both could run. Measured (durable PutItem on one CPU, C client on the
+# other, 3 rounds, interleaved): at 8,800/s nice 10 p50 0.54-0.63 ms, p90 0.94-1.19, p99
+# 4.5-4.8, p99.9 6.3-8.4 against 0.61-0.67, 1.19-1.56, 4.3-5.2, 6.1-8.0 at nice 0.
+# SCHED_IDLE (runs only on an idle CPU) gave the same median and p90 but p99.9 7-10 ms
+# and, at the peak, stalls of 160-250 ms (its write-back came in bursts).
+CHECKPOINT_NICE = 10
+# ... unless the checkpoint before fell behind the writes: this much log was written
+# while it ran (8,800 PutItem/s: ~0.7 MB; bulk BatchWriteItem, 55 k items/s: ~100 MB).
+# Bulk writes with every checkpoint at nice 10: LMDB's file 3.4-3.7 GB against 2.8 after
+# 30 s, p99 45-50 ms against 26-31 (the pages a checkpoint must write grow with the time
+# it takes). Nice values cannot be lowered again by an unprivileged process, so such a
+# checkpoint runs on a second thread, at normal priority.
+CHECKPOINT_LAG_BYTES = 8 << 20
 # ``defer_apply``: acknowledged writes held in the read overlay before one LMDB commit.
 APPLY_BATCH_WRITES = 256
 # ``defer_apply``: below ``APPLY_BATCH_WRITES``, the overlay is committed this long after a
@@ -183,17 +187,11 @@ APPLIER_TIMEOUT_S = 60.0
 UNSHARED_TIMEOUT_S = 10.0
 
 
-def _at_idle_priority() -> None:
-    """The calling thread runs at ``SCHED_IDLE`` (Linux; elsewhere as it is)."""
-    with contextlib.suppress(AttributeError, OSError):
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-
-
-def _log_help_failure(future: Future[None]) -> None:
-    """A failed write-back is the checkpoint's to report (its own sync fails the same
-    way); here it is only logged."""
-    if (exc := future.exception()) is not None:
-        log.warning("writing a lagging checkpoint's pages back failed: %r", exc)
+def _below_normal_priority() -> None:
+    """The calling thread (on Linux a nice value is a thread's own) yields
+    ``CHECKPOINT_NICE`` steps to the rest of the process."""
+    with contextlib.suppress(OSError):
+        os.nice(CHECKPOINT_NICE)
 
 
 def pack_item(item_json: bytes, size_bytes: int) -> bytes:
@@ -544,12 +542,11 @@ class Engine:
         self.checkpoints = 0
         self.replayed_records = 0
         self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quorumdb-ckpt")
-        # the engine's own background checkpoints (``_after_logged_commit``)
-        self._idle_syncer = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="quorumdb-ckpt-idle",
-            initializer=_at_idle_priority)
-        self._checkpoint_helped = False
-        self.checkpoints_helped = 0
+        self._nice_syncer = ThreadPoolExecutor(max_workers=1,
+                                               thread_name_prefix="quorumdb-ckpt-nice",
+                                               initializer=_below_normal_priority)
+        self._checkpoint_lagged = False  # the last background one: CHECKPOINT_LAG_BYTES
+        self.checkpoints_at_normal_priority = 0
         self._data_fd: int | None = None
         if restorable:
             self._data_fd = os.open(os.path.join(path, lmdb_checkpoint.DATA_FILE),
@@ -1061,9 +1058,6 @@ class Engine:
             self._failure = exc  # the WAL poisons itself too; LMDB must not move on alone
             raise
         self._logged_bytes += sum(len(payload) for payload in payloads)
-        if (self._checkpointing and not self._checkpoint_helped
-                and self._logged_bytes >= CHECKPOINT_HELP_BYTES):
-            self._help_checkpoint()
         return seq
 
     def _check_usable(self) -> None:
@@ -1176,29 +1170,14 @@ class Engine:
             self._checkpoint_inline()
             return
         self._checkpointing = True
-        self._checkpoint_helped = False
         self._logged_bytes = 0
-        pending = self._capture()
-        future = self._loop.run_in_executor(self._idle_syncer, self._sync_checkpoint, pending)
+        if self._checkpoint_lagged:
+            self.checkpoints_at_normal_priority += 1
+        pending, future = self.begin_checkpoint(
+            self._syncer if self._checkpoint_lagged else self._nice_syncer)
+        assert pending is not None
         future.add_done_callback(
             lambda done: self._finish_checkpoint(*pending, done.exception(), True))
-
-    def _help_checkpoint(self) -> None:
-        """The background checkpoint has fallen ``CHECKPOINT_HELP_BYTES`` behind: the
-        normal-priority thread writes LMDB's dirty pages back and syncs them, so the
-        idle-priority one finds little left to do. Writing pages back early is always
-        safe; the checkpoint file is still written only after its own sync."""
-        self._checkpoint_helped = True
-        self.checkpoints_helped += 1
-        fd = self._data_fd
-        assert fd is not None
-
-        def write_back() -> None:
-            lmdb_checkpoint.write_back(fd, WRITE_BACK_CHUNK_BYTES)
-            os.fdatasync(fd)
-
-        future = self._syncer.submit(write_back)
-        future.add_done_callback(_log_help_failure)
 
     def _capture(self) -> tuple[lmdb_checkpoint.Checkpoint, lmdb.Transaction]:
         """Pins the current snapshot and reads its meta page; a catalog commit on the event
@@ -1232,6 +1211,7 @@ class Engine:
         inline one overtook) changes nothing: the pin and the log only move forward."""
         if background:
             self._checkpointing = False
+            self._checkpoint_lagged = self._logged_bytes >= CHECKPOINT_LAG_BYTES
             if self._closed:  # close() took the last checkpoint; the pin died with LMDB
                 return
         if error is None and checkpoint.txnid <= self._checkpoint_txnid:
@@ -1323,14 +1303,16 @@ class Engine:
         self._checkpoint_inline()
 
     # -- checkpoints driven by an owner (a storage node's Ready cycle) ------------------
-    def begin_checkpoint(self) -> tuple[PendingCheckpoint, asyncio.Future[None]]:
-        """Pins the current snapshot (event loop, between commits) and syncs it on the
-        checkpoint thread (the one an inline checkpoint waits for, so the checkpoint file
-        only moves forward); once the future is done, ``end_checkpoint`` on the event
-        loop. The pending part is None in memory (only a sync to do)."""
+    def begin_checkpoint(self, thread: ThreadPoolExecutor | None = None
+                         ) -> tuple[PendingCheckpoint, asyncio.Future[None]]:
+        """Pins the current snapshot (event loop, between commits) and syncs it on a
+        checkpoint thread (``thread``, by default the normal-priority one; an inline
+        checkpoint waits for both, so the checkpoint file only moves forward); once the
+        future is done, ``end_checkpoint`` on the event loop. The pending part is None in
+        memory (only a sync to do)."""
         pending = self._capture() if self._data_fd is not None else None
         future = asyncio.get_running_loop().run_in_executor(
-            self._syncer, self._sync_checkpoint, pending)
+            thread or self._syncer, self._sync_checkpoint, pending)
         return pending, future
 
     def _sync_checkpoint(self, pending: PendingCheckpoint) -> None:
@@ -1350,9 +1332,8 @@ class Engine:
             self._finish_checkpoint(pending[0], pending[1], error, False)
 
     def _wait_for_checkpoint_threads(self) -> None:
-        """Returns once neither checkpoint thread has work left (a background
-        checkpoint, a write-back helping it)."""
-        for thread in (self._idle_syncer, self._syncer):
+        """Returns once neither checkpoint thread has work left."""
+        for thread in (self._nice_syncer, self._syncer):
             thread.submit(lambda: None).result()
 
     def _checkpoint_inline(self) -> None:
@@ -1400,8 +1381,8 @@ class Engine:
         self._closed = True
         if self._log is not None:
             self._log.close()
-        self._idle_syncer.shutdown(wait=True)  # before the data file's descriptor goes
-        self._syncer.shutdown(wait=True)
+        for thread in (self._nice_syncer, self._syncer):  # before the data file's fd goes
+            thread.shutdown(wait=True)
         if self._data_fd is not None:
             os.close(self._data_fd)
         self.env.close()
