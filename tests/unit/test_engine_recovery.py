@@ -216,6 +216,14 @@ def test_the_log_stays_bounded_and_checkpoints_run_under_traffic(tmp_path: Path)
         reopened.close()
 
 
+async def checkpoints_done(engine: Engine, count: int) -> None:
+    """Waits (the event loop running) until ``count`` checkpoints have completed."""
+    deadline = time.monotonic() + 30
+    while engine.checkpoints < count:
+        assert time.monotonic() < deadline, "a checkpoint never completed"
+        await asyncio.sleep(0.01)
+
+
 def _thread_ids(prefix: str) -> list[int]:
     return [thread.native_id for thread in threading.enumerate()
             if thread.name.startswith(prefix) and thread.native_id is not None]
@@ -230,10 +238,7 @@ def test_checkpoints_run_below_normal_priority(tmp_path: Path) -> None:
     async def scenario() -> Engine:
         engine = Engine(str(tmp_path), checkpoint_bytes=64 * 1024)
         await write_phase(engine, model, random.Random(3), 1000, ["a"])
-        deadline = time.monotonic() + 30
-        while engine.checkpoints < 3:  # the one on open, then background ones
-            assert time.monotonic() < deadline, "no background checkpoint completed"
-            await asyncio.sleep(0.01)
+        await checkpoints_done(engine, 3)  # the one on open, then background ones
         return engine
 
     engine = asyncio.run(scenario())
@@ -261,12 +266,6 @@ def test_after_a_checkpoint_that_fell_behind_the_next_runs_at_normal_priority(
         held.set()
         release.wait(60)
 
-    async def until(engine: Engine, checkpoints: int) -> None:
-        deadline = time.monotonic() + 30
-        while engine.checkpoints < checkpoints:
-            assert time.monotonic() < deadline, "a checkpoint never completed"
-            await asyncio.sleep(0.01)
-
     async def scenario() -> Engine:
         engine = Engine(str(tmp_path), checkpoint_bytes=64 * 1024)
         engine._nice_syncer.submit(hold)
@@ -274,13 +273,13 @@ def test_after_a_checkpoint_that_fell_behind_the_next_runs_at_normal_priority(
         await write_phase(engine, model, random.Random(6), 2000, ["a", "b"])
         assert engine.checkpoints == 1  # the one on open; the next waits for its thread
         release.set()
-        await until(engine, 2)
+        await checkpoints_done(engine, 2)
         assert engine.checkpoints_at_normal_priority == 0
         await write_phase(engine, model, random.Random(7), 200, ["a"])
-        await until(engine, 3)
+        await checkpoints_done(engine, 3)
         assert engine.checkpoints_at_normal_priority == 1
         await write_phase(engine, model, random.Random(8), 200, ["a"])
-        await until(engine, 4)
+        await checkpoints_done(engine, 4)
         await write_phase(engine, model, random.Random(9), 200, ["a"])
         assert engine.checkpoints_at_normal_priority == 1  # caught up: nice again
         return engine

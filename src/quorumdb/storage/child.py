@@ -119,7 +119,7 @@ class Child:
         """The event loop stops watching the helper: its answers, and a request it was
         writing (abandoned: a helper that failed or is stopping reads no more of it)."""
         self._stop_sending()
-        self._abandon()
+        self._clear_frame()
         if self._watching is not None:
             with contextlib.suppress(Exception):  # the loop may be closed already
                 self._watching.remove_reader(self._in)
@@ -169,9 +169,9 @@ class Child:
         except BlockingIOError:
             return True
         except OSError as exc:
-            self._abandon()
+            self._clear_frame()
             raise ChildFailed(f"the {self.what} is gone: {exc!r}") from exc
-        self._abandon()  # written: the batch need not stay in memory until the next
+        self._clear_frame()  # written: the batch need not stay in memory until the next
         return False
 
     def _finish_sending(self, deadline: float, timeout_s: float) -> None:
@@ -181,7 +181,7 @@ class Child:
         while self._write_some():
             left = deadline - time.monotonic()
             if left <= 0:
-                self._abandon()
+                self._clear_frame()
                 raise ChildFailed(f"the {self.what} did not read for {timeout_s} s")
             select.select([], [self._out], [], left)
 
@@ -195,7 +195,7 @@ class Child:
         self._stop_sending()
 
     def _send_timed_out(self, timeout_s: float) -> None:
-        self._abandon()
+        self._clear_frame()
         self._send_failure(ChildFailed(f"the {self.what} did not read for {timeout_s} s"))
 
     def _send_failure(self, exc: BaseException) -> None:
@@ -204,7 +204,7 @@ class Child:
         if failed is not None:
             failed(exc)
 
-    def _abandon(self) -> None:
+    def _clear_frame(self) -> None:
         """The frame is written, or is not to be written further (the helper failed,
         timed out, or is no longer watched); the next request may be encoded."""
         self._body = b""
