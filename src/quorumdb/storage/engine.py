@@ -63,6 +63,7 @@ import logging
 import os
 import shutil
 import struct
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -188,10 +189,12 @@ UNSHARED_TIMEOUT_S = 10.0
 
 
 def _below_normal_priority() -> None:
-    """The calling thread (on Linux a nice value is a thread's own) yields
-    ``CHECKPOINT_NICE`` steps to the rest of the process."""
-    with contextlib.suppress(OSError):
-        os.nice(CHECKPOINT_NICE)
+    """The calling thread yields ``CHECKPOINT_NICE`` steps to the rest of the process.
+    Only on Linux, where a nice value is a thread's own: elsewhere it is the process's,
+    and the event loop would be lowered with it."""
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):
+            os.nice(CHECKPOINT_NICE)
 
 
 def pack_item(item_json: bytes, size_bytes: int) -> bytes:
