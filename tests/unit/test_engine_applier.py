@@ -15,11 +15,11 @@ import os
 import random
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_engine_recovery import Model, check, reopen_and_check, value, write_phase
+from test_engine_recovery import Model, check, reopen_and_check, until, value, write_phase
 
 from quorumdb.storage import child
 from quorumdb.storage.engine import (
@@ -64,15 +64,6 @@ def reopened(path: Path) -> Iterator[Engine]:
         yield engine
     finally:
         engine.close()
-
-
-async def until(condition: Callable[[], bool], what: str) -> None:
-    """Lets the event loop run (the applier's answers are read there) until
-    ``condition`` holds."""
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.002)
 
 
 def test_reads_see_both_layers_while_the_applier_commits(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -216,12 +217,17 @@ def test_the_log_stays_bounded_and_checkpoints_run_under_traffic(tmp_path: Path)
         reopened.close()
 
 
+async def until(condition: Callable[[], bool], what: str, deadline_s: float = 30.0) -> None:
+    """Lets the event loop run (where helpers' answers and finished checkpoints are
+    handled) until ``condition`` holds."""
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.002)
+
+
 async def checkpoints_done(engine: Engine, count: int) -> None:
-    """Waits (the event loop running) until ``count`` checkpoints have completed."""
-    deadline = time.monotonic() + 30
-    while engine.checkpoints < count:
-        assert time.monotonic() < deadline, "a checkpoint never completed"
-        await asyncio.sleep(0.01)
+    await until(lambda: engine.checkpoints >= count, f"{count} checkpoints")
 
 
 def _thread_ids(prefix: str) -> list[int]:
@@ -269,7 +275,7 @@ def test_after_a_checkpoint_that_fell_behind_the_next_runs_at_normal_priority(
 
     async def scenario() -> Engine:
         engine = Engine(str(tmp_path), checkpoint_bytes=64 * 1024)
-        engine._nice_syncer.submit(hold)
+        engine._background_thread().submit(hold)
         assert held.wait(10)
         await write_phase(engine, model, random.Random(6), 2000, ["a", "b"])
         assert engine.checkpoints == 1  # the one on open; the next waits for its thread

@@ -88,8 +88,7 @@ class Child:
         self._watching: asyncio.AbstractEventLoop | None = None
         # the request being written: its head and body, how much of the two is written,
         # and who hears of a failure while the event loop writes the rest
-        self._head = bytes(_LENGTH.size)
-        self._body = b""
+        self._head = self._body = b""
         self._sent = _LENGTH.size
         self._sending: asyncio.AbstractEventLoop | None = None
         self._send_failed: Callable[[BaseException], None] | None = None

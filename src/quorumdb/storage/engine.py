@@ -545,9 +545,7 @@ class Engine:
         self.checkpoints = 0
         self.replayed_records = 0
         self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quorumdb-ckpt")
-        self._nice_syncer = ThreadPoolExecutor(max_workers=1,
-                                               thread_name_prefix="quorumdb-ckpt-nice",
-                                               initializer=_below_normal_priority)
+        self._nice_syncer: ThreadPoolExecutor | None = None  # at the first background one
         self._checkpoint_lagged = False  # the last background one: CHECKPOINT_LAG_BYTES
         self.checkpoints_at_normal_priority = 0
         self._data_fd: int | None = None
@@ -1174,13 +1172,27 @@ class Engine:
             return
         self._checkpointing = True
         self._logged_bytes = 0
-        if self._checkpoint_lagged:
-            self.checkpoints_at_normal_priority += 1
-        pending, future = self.begin_checkpoint(
-            self._syncer if self._checkpoint_lagged else self._nice_syncer)
+        pending, future = self.begin_checkpoint(self._background_thread())
         assert pending is not None
         future.add_done_callback(
             lambda done: self._finish_checkpoint(*pending, done.exception(), True))
+
+    def _background_thread(self) -> ThreadPoolExecutor:
+        """Where the engine's next background checkpoint runs: at ``CHECKPOINT_NICE``
+        (a thread made the first time, so engines that never checkpoint in the background
+        have none), or at normal priority after one that fell behind
+        (``CHECKPOINT_LAG_BYTES``)."""
+        if self._checkpoint_lagged:
+            self.checkpoints_at_normal_priority += 1
+            return self._syncer
+        if self._nice_syncer is None:
+            self._nice_syncer = ThreadPoolExecutor(max_workers=1,
+                                                   thread_name_prefix="quorumdb-ckpt-nice",
+                                                   initializer=_below_normal_priority)
+        return self._nice_syncer
+
+    def _checkpoint_threads(self) -> list[ThreadPoolExecutor]:
+        return [thread for thread in (self._nice_syncer, self._syncer) if thread is not None]
 
     def _capture(self) -> tuple[lmdb_checkpoint.Checkpoint, lmdb.Transaction]:
         """Pins the current snapshot and reads its meta page; a catalog commit on the event
@@ -1336,7 +1348,7 @@ class Engine:
 
     def _wait_for_checkpoint_threads(self) -> None:
         """Returns once neither checkpoint thread has work left."""
-        for thread in (self._nice_syncer, self._syncer):
+        for thread in self._checkpoint_threads():
             thread.submit(lambda: None).result()
 
     def _checkpoint_inline(self) -> None:
@@ -1384,7 +1396,7 @@ class Engine:
         self._closed = True
         if self._log is not None:
             self._log.close()
-        for thread in (self._nice_syncer, self._syncer):  # before the data file's fd goes
+        for thread in self._checkpoint_threads():  # before the data file's fd goes
             thread.shutdown(wait=True)
         if self._data_fd is not None:
             os.close(self._data_fd)
